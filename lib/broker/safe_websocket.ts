@@ -1,0 +1,140 @@
+/**
+ * A WebSocket class for npm `tqsdk` that parses every frame with `JSON.parse` before the library sees it.
+ *
+ * tqsdk-js reads frames with `eval('(' + data + ')')` (`shared/design/diff-protocol.md` §7), so a hostile or
+ * broken server could run code in our process, and its merge writes through `__proto__` keys. This class is
+ * passed as `wsOption.WebSocket`: it parses each frame tolerantly (bare `NaN`/`Infinity` become `null`),
+ * drops frames that are not JSON objects, removes prototype-polluting keys, and hands the library a fresh
+ * strict-JSON text. `eval` of a strict JSON object text without such keys is inert data.
+ *
+ * @module
+ */
+
+import { isPlainObject, parseFrame } from "../diff/json.ts";
+
+/** Keys that are removed from every frame before the library sees it. */
+const DANGEROUS_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Largest frame accepted (bytes of text); larger frames are dropped and reported. */
+export const MAX_FRAME_CHARS = 64 * 1024 * 1024;
+
+/** Hooks for what the class sees, so the caller can log and measure. */
+export interface SafeWebSocketHooks {
+  /** A frame was dropped (not JSON, not an object, too large). */
+  onBadFrame?: (url: string, reason: string, sample: string) => void;
+  /** Every accepted frame, parsed (after sanitising), before the library handles it. */
+  onFrame?: (url: string, frame: Record<string, unknown>) => void;
+  /** A socket was created. */
+  onCreate?: (url: string, socket: SafeSocket) => void;
+}
+
+/** The instance shape tqsdk uses. */
+export interface SafeSocket {
+  readonly url: string;
+  readonly readyState: number;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: { data: string }) => void) | null;
+  onclose: ((ev: CloseEvent | { code: number; reason: string }) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A constructor tqsdk can use as `wsOption.WebSocket`. */
+export interface SafeWebSocketClass {
+  new (url: string): SafeSocket;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+}
+
+/**
+ * Remove prototype-polluting keys at every depth, in place, and return the value. Objects keep only own
+ * enumerable data, as JSON.parse made them.
+ */
+export function stripDangerousKeys<T>(value: T): T {
+  if (Array.isArray(value)) {
+    for (const item of value) stripDangerousKeys(item);
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (DANGEROUS_KEYS.has(key)) delete value[key];
+      else stripDangerousKeys(value[key]);
+    }
+  }
+  return value;
+}
+
+/**
+ * Turn one raw frame into the text the library may `eval`, or `null` with a reason when it must be
+ * dropped.
+ */
+export function sanitiseFrame(
+  raw: string,
+): { text: string; frame: Record<string, unknown> } | { reason: string } {
+  if (raw.length > MAX_FRAME_CHARS) {
+    return { reason: `frame of ${raw.length} chars exceeds ${MAX_FRAME_CHARS}` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseFrame(raw);
+  } catch (e) {
+    return { reason: `not JSON: ${(e as Error).message}` };
+  }
+  if (!isPlainObject(parsed)) return { reason: "frame is not a JSON object" };
+  if (typeof parsed.aid !== "string") return { reason: "frame has no aid" };
+  stripDangerousKeys(parsed);
+  return { text: JSON.stringify(parsed), frame: parsed };
+}
+
+/** Build a WebSocket class for tqsdk over Deno's WebSocket, with the given hooks. */
+export function createSafeWebSocketClass(hooks: SafeWebSocketHooks = {}): SafeWebSocketClass {
+  class SafeWebSocket implements SafeSocket {
+    static readonly CONNECTING = 0 as const;
+    static readonly OPEN = 1 as const;
+    static readonly CLOSING = 2 as const;
+    static readonly CLOSED = 3 as const;
+
+    onopen: ((ev: Event) => void) | null = null;
+    onmessage: ((ev: { data: string }) => void) | null = null;
+    onclose: ((ev: CloseEvent | { code: number; reason: string }) => void) | null = null;
+    onerror: ((ev: Event) => void) | null = null;
+    readonly #ws: WebSocket;
+
+    constructor(readonly url: string) {
+      this.#ws = new WebSocket(url);
+      this.#ws.onopen = (ev) => this.onopen?.(ev);
+      this.#ws.onclose = (ev) => this.onclose?.(ev);
+      this.#ws.onerror = (ev) => this.onerror?.(ev);
+      this.#ws.onmessage = (ev) => {
+        if (typeof ev.data !== "string") {
+          hooks.onBadFrame?.(url, "binary frame", "");
+          return;
+        }
+        const result = sanitiseFrame(ev.data);
+        if ("reason" in result) {
+          hooks.onBadFrame?.(url, result.reason, ev.data.slice(0, 200));
+          return;
+        }
+        hooks.onFrame?.(url, result.frame);
+        this.onmessage?.({ data: result.text });
+      };
+      hooks.onCreate?.(url, this);
+    }
+
+    get readyState(): number {
+      return this.#ws.readyState;
+    }
+
+    send(data: string): void {
+      // tqsdk peeks from a setImmediate after each frame; the socket may have closed meanwhile.
+      if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(data);
+    }
+
+    close(code?: number, reason?: string): void {
+      if (this.#ws.readyState === WebSocket.CLOSED || this.#ws.readyState === WebSocket.CLOSING) return;
+      this.#ws.close(code, reason);
+    }
+  }
+  return SafeWebSocket;
+}

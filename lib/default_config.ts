@@ -1,0 +1,76 @@
+/**
+ * The embedded default configuration: the exact text of the repository's `config.yaml`, used when the
+ * configuration file is absent so the bundled or compiled program runs anywhere. `lib/config_test.ts`
+ * asserts the two are equal; after editing `config.yaml` run `deno run -A tools/gen_default_config.ts`.
+ *
+ * @module
+ */
+
+/** The text of `config.yaml` as shipped. */
+export const defaultConfigText: string = [
+  "# tqsdk-broker-connect configuration: the embedded default.",
+  "#",
+  "# As shipped it needs no external server: it trades against the local simulated DIFF exchange (`sim`)",
+  "# and keeps its tables in an embedded PostgreSQL under ./data/pg. This same text is built into the",
+  "# program (lib/default_config.ts), which uses it when ./config.yaml is absent.",
+  "#",
+  "# Any value may be ${ENV_VAR} or ${ENV_VAR:-default}; `$${` is a literal `${`. Secrets never appear in",
+  "# logs or in `check-config` output. Unknown keys are errors.",
+  "",
+  "tq:",
+  "  username: ${TQ_USERNAME:-} # shinnytech (TianQin) account for authentication; unused in sim",
+  "  password: ${TQ_PASSWORD:-} # its password (secret)",
+  '  portfolio_id: "demo" # this service\'s portfolio: requests for another one are refused',
+  "  run_mode: sim # real | sandbox (快期模拟) | sim (the local exchange below)",
+  '  broker: "" # real only: broker name as in the broker list (bid)',
+  '  account: "" # real only: broker account id; in sim, empty = first sim account',
+  "  account_password: ${TQ_ACCOUNT_PASSWORD:-} # real only: broker account password (secret)",
+  "",
+  "# Redis: the section absent means no Redis writes. In production, uncomment it: the service then keeps",
+  "# TQ_Position_PortfolioId_{portfolio_id}_Symbol_{symbol} and TQ_Account_PortfolioId_{portfolio_id} there.",
+  "# redis:",
+  "#   host: 127.0.0.1                # Redis server",
+  "#   port: 6379",
+  "#   password: ${REDIS_PASSWORD:-}  # (secret) empty = no AUTH",
+  "#   db: 1                          # database number",
+  "",
+  "# RabbitMQ: the section absent means orders arrive over REST only. In production, uncomment it: the",
+  "# service then consumes order requests from a durable queue bound to a durable topic exchange.",
+  "# rabbitmq:",
+  '#   url: "amqp://guest:guest@127.0.0.1:5672/"            # the password in it is a secret',
+  '#   order_request_queue: "tq_order_requests"             # durable queue to consume',
+  '#   order_request_exchange: "tq_ws_api_request_exchange" # durable topic exchange it is bound to',
+  '#   order_request_routing_key: "PortfolioId_{portfolio_id}"  # binding key; {portfolio_id} is filled in',
+  "",
+  "# PostgreSQL: `embedded: <folder>` runs an in-process PostgreSQL (PGlite) keeping its files in that folder.",
+  "# For a PostgreSQL server replace it with host, port, user, password, dbname (and optionally schema).",
+  "database:",
+  "  embedded: ./data/pg # folder of the embedded database (created on first start)",
+  "  schema: public # schema holding the service's tables",
+  "",
+  "http:",
+  "  host: 127.0.0.1 # listen address: loopback unless you mean to expose it",
+  "  port: 8080 # REST, WebSocket, /health and /metrics",
+  "  token: ${BROKER_CONNECT_TOKEN:-} # bearer token for every route but /health and /metrics (secret)",
+  "",
+  "log:",
+  "  file: tqsdk_broker_connect.log # log file (appended), next to the console output",
+  "  level: info # debug | info | warning | error",
+  "  format: text # text lines, or json (one JSON object per line)",
+  "",
+  "sim: # the local DIFF exchange (run_mode: sim, or the `sim` subcommand)",
+  "  host: 127.0.0.1 # listen address",
+  "  # One HTTP port: GET /broker-list.json, GET /t/md/symbols/latest.json,",
+  "  # WebSocket /t/md/front/mobile (market data) and /trade (trading).",
+  "  port: 7788",
+  "  # Exchange time at start, then advancing in real time (ISO-8601 with offset);",
+  '  # "wall" = Beijing wall-clock time (sessions then follow the real day).',
+  '  clock: "2025-12-24T10:00:00+08:00"',
+  "  seed: 1 # seed of the price random walk",
+  "  tick_ms: 500 # milliseconds between price steps of subscribed instruments (0 = quotes move only by /sim/quote)",
+  '  accounts: # sim accounts; broker names "快期模拟" and "sim" both reach them',
+  "    - { user: demo, password: demo, balance: 10000000 } # password is a secret; balance in CNY",
+].join("\n") + "\n";
+
+/** The name under which the embedded default appears in messages. */
+export const defaultConfigSource = "<embedded default config.yaml>";
