@@ -55,6 +55,24 @@ const tqSchema = z.strictObject({
   broker: str().default(""),
   account: str().default(""),
   account_password: str().default(""),
+  /** `sim` mode: URL of an already running sim exchange (`http://127.0.0.1:7788`); empty = start it in-process. */
+  sim_url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
+  /** shinnytech servers (sandbox/real); override only to point at a mirror or a test double. */
+  auth_url: z.url({ protocol: /^https?$/ }).default("https://auth.shinnytech.com"),
+  auth_client_id: z.string().min(1).default("shinny_tq"),
+  auth_client_secret: str().default(""),
+  broker_list_url: z.url({ protocol: /^https?$/ }).default("https://files.shinnytech.com/broker-list.json"),
+  symbols_url: z.url({ protocol: /^https?$/ }).default(
+    "https://openmd.shinnytech.com/t/md/symbols/latest.json",
+  ),
+  md_url: z.url({ protocol: /^wss?$/ }).default("wss://openmd.shinnytech.com/t/md/front/mobile"),
+  /** Reconnect backoff of the broker connection: jittered exponential, capped, never giving up. */
+  reconnect: z.strictObject({
+    initial_ms: z.preprocess(numeric, z.number().int().min(10).max(60_000)).default(1000),
+    max_ms: z.preprocess(numeric, z.number().int().min(100).max(3_600_000)).default(60_000),
+    /** Raise the alarm (health, log) when not ready for this long. */
+    alarm_after_s: z.preprocess(numeric, z.number().int().min(1)).default(120),
+  }).prefault({}),
 });
 
 const redisSchema = z.strictObject({
@@ -445,6 +463,7 @@ export function redactConfig(config: Config): Config {
   const c = structuredClone(config);
   c.tq.password = redact(c.tq.password);
   c.tq.account_password = redact(c.tq.account_password);
+  c.tq.auth_client_secret = redact(c.tq.auth_client_secret);
   if (c.redis) c.redis.password = redact(c.redis.password);
   if (c.rabbitmq) c.rabbitmq.url = redactUrl(c.rabbitmq.url);
   if (!isEmbeddedDatabase(c.database)) c.database.password = redact(c.database.password);
