@@ -6,8 +6,8 @@
  * ```
  *
  * Parses the subcommand and `--config`, loads the configuration and hands over to `lib/app.ts`; nothing else.
- * Exit codes: 0 clean, 1 failure at start-up or a stop that failed, 2 bad usage or bad configuration,
- * 3 not implemented yet. Every error path prints its reason on stderr.
+ * Exit codes: 0 clean, 1 failure at start-up or a stop that failed, 2 bad usage or bad configuration.
+ * Every error path prints its reason on stderr.
  *
  * @module
  */
@@ -50,7 +50,7 @@ Options:
                  built-in default is used: sim exchange, embedded database)
   -h, --help     show this help
 
-Exit codes: 0 clean shutdown, 1 failure, 2 bad usage or configuration, 3 not implemented yet.`;
+Exit codes: 0 clean shutdown, 1 failure, 2 bad usage or configuration.`;
 
 /** Parsed command line. */
 export interface CliArgs {

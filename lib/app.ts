@@ -10,9 +10,7 @@ import { getLogger } from "./log.ts";
 import { type Sim, startSim } from "./sim/mod.ts";
 import { closeDatabase, connectDatabase, describeDatabase } from "./store/pg/connect.ts";
 import { migrate } from "./store/pg/migrate.ts";
-
-/** Exit code of a subcommand that is not implemented yet. */
-export const EXIT_NOT_IMPLEMENTED = 3;
+import { buildService } from "./service.ts";
 
 /** The sim exchange as a lifecycle component; `sim()` is set once started. */
 export function simComponent(config: SimConfig): Component & { sim(): Sim } {
@@ -57,24 +55,10 @@ export async function runSim(config: Config): Promise<number> {
   return await runUntilSignal(lifecycle);
 }
 
-/**
- * `main.ts serve`: run the service until SIGINT/SIGTERM; resolves with the exit code.
- *
- * The connector (broker connection, order path, sinks) is not built yet: for now `serve` runs the sim
- * exchange of `run_mode: sim` and says plainly that nothing else runs. In `real`/`sandbox` mode it refuses.
- */
+/** `main.ts serve`: run the whole service until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runServe(config: Config): Promise<number> {
-  const log = getLogger("app");
-  if (config.tq.run_mode !== "sim") {
-    console.error(
-      `serve: run_mode ${config.tq.run_mode} needs the broker connector, which is not implemented yet`,
-    );
-    return EXIT_NOT_IMPLEMENTED;
-  }
-  log.warn(
-    "the connector (orders, Redis, PostgreSQL, HTTP API) is not implemented yet: serving only the sim exchange",
-  );
-  return await runSim(config);
+  const service = buildService(config);
+  return await runUntilSignal(service.lifecycle);
 }
 
 /** `main.ts migrate`: create or migrate the database tables, then exit; resolves with the exit code. */

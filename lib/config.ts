@@ -89,7 +89,22 @@ const rabbitmqSchema = z.strictObject({
   order_request_queue: z.string().min(1).default("tq_order_requests"),
   order_request_exchange: z.string().min(1).default("tq_ws_api_request_exchange"),
   order_request_routing_key: z.string().min(1).default("PortfolioId_{portfolio_id}"),
-});
+  /** Unacknowledged deliveries at once; also the number of requests handled concurrently. */
+  prefetch: z.preprocess(numeric, z.number().int().min(1).max(65535)).default(64),
+  /** Durable topic exchange for refused requests; empty = `<order_request_exchange>.dead`. */
+  dead_letter_exchange: str().default(""),
+  /** Durable queue bound to the dead-letter exchange with `#`; empty = `<order_request_queue>.dead`. */
+  dead_letter_queue: str().default(""),
+  /** AMQP heartbeat in seconds (0 = off); a `heartbeat=` in the URL wins. */
+  heartbeat_s: z.preprocess(numeric, z.number().int().min(0).max(3600)).default(10),
+  /** Reconnect backoff: jittered exponential from `reconnect_initial_ms` up to `reconnect_max_ms`, forever. */
+  reconnect_initial_ms: z.preprocess(numeric, z.number().int().min(10).max(60_000)).default(500),
+  reconnect_max_ms: z.preprocess(numeric, z.number().int().min(100).max(3_600_000)).default(30_000),
+}).transform((r) => ({
+  ...r,
+  dead_letter_exchange: r.dead_letter_exchange || `${r.order_request_exchange}.dead`,
+  dead_letter_queue: r.dead_letter_queue || `${r.order_request_queue}.dead`,
+}));
 
 const schemaName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain SQL identifier").default(
   "public",
@@ -150,6 +165,64 @@ const simSchema = z.strictObject({
     }),
 });
 
+const riskLimitOverrideSchema = z.strictObject({
+  max_order_volume: z.preprocess(numeric, z.number().int().min(0)).optional(),
+  max_order_notional: z.preprocess(numeric, z.number().min(0)).optional(),
+  max_net_position: z.preprocess(numeric, z.number().int().min(0)).optional(),
+});
+
+/** A `risk.symbols` key: `EXCHANGE.product` (`SHFE.rb`) or a symbol (`SHFE.rb2605`, `CZCE.SR605`). */
+const RISK_SYMBOL_KEY = /^[A-Z]+\.[A-Za-z][A-Za-z0-9-]*$/;
+
+/** The exchanges flag an account at this many cancels of one contract in one trading day. */
+const EXCHANGE_CANCEL_THRESHOLD = 500;
+
+/**
+ * `risk:` — pre-trade limits the send gate enforces (lib/orders/rules). Desk limits of 0 allow nothing
+ * (`max_net_position: 0` allows only orders that reduce the position).
+ */
+const riskSchema = z.strictObject({
+  /** Refuse a request whose `timestamp` is older (or further in the future) than this; 0 = off. */
+  max_request_age_ms: z.preprocess(numeric, z.number().int().min(0)).default(5000),
+  /** Largest volume of one order, lots. */
+  max_order_volume: z.preprocess(numeric, z.number().int().min(0)).default(100),
+  /** Largest price × volume × volume_multiple of one order, CNY. */
+  max_order_notional: z.preprocess(numeric, z.number().min(0)).default(50_000_000),
+  /** Largest |long − short| per symbol, counting our working orders on the same side. */
+  max_net_position: z.preprocess(numeric, z.number().int().min(0)).default(500),
+  insert_rate_per_s: z.preprocess(numeric, z.number().positive()).default(50),
+  insert_burst: z.preprocess(numeric, z.number().int().min(1)).default(100),
+  cancel_rate_per_s: z.preprocess(numeric, z.number().positive()).default(50),
+  cancel_burst: z.preprocess(numeric, z.number().int().min(1)).default(100),
+  /** Cancels of one contract in one trading day from which each cancel is logged with a warning. */
+  cancel_warn_per_contract: z.preprocess(numeric, z.number().int().min(1)).default(400),
+  /** Cancels of one contract in one trading day after which cancels are refused (below the exchanges' 500). */
+  cancel_limit_per_contract: z.preprocess(
+    numeric,
+    z.number().int().min(1).max(EXCHANGE_CANCEL_THRESHOLD - 1),
+  ).default(480),
+  /** Overrides per product (`SHFE.rb`) or symbol (`SHFE.rb2605`); the symbol wins over its product. */
+  symbols: z.record(z.string(), riskLimitOverrideSchema).superRefine((symbols, ctx) => {
+    for (const key of Object.keys(symbols)) {
+      if (!RISK_SYMBOL_KEY.test(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "expected EXCHANGE.product or EXCHANGE.code as key, e.g. SHFE.rb or SHFE.rb2605",
+        });
+      }
+    }
+  }).default({}),
+}).superRefine((r, ctx) => {
+  if (r.cancel_warn_per_contract > r.cancel_limit_per_contract) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cancel_warn_per_contract"],
+      message: `must be <= cancel_limit_per_contract (${r.cancel_limit_per_contract})`,
+    });
+  }
+});
+
 /**
  * The whole configuration schema, in one place. Later sections (risk limits, kill switch, …) are added here
  * as new optional keys; every object is strict, so an unknown key is an error.
@@ -164,6 +237,7 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   log: logSchema.prefault({}),
   sim: simSchema.prefault({}),
+  risk: riskSchema.prefault({}),
 }).superRefine((c, ctx) => {
   const need = (key: keyof typeof c.tq, why: string) => {
     if (c.tq[key] === "") {
@@ -205,6 +279,10 @@ export type LogLevelName = LogConfig["level"];
 export type SimConfig = Config["sim"];
 /** One account of the sim exchange. */
 export type SimAccountConfig = SimConfig["accounts"][number];
+/** `risk:` — pre-trade limits (desk limits, rates, cancel counts, request age). */
+export type RiskConfig = Config["risk"];
+/** `risk.symbols[key]`: limit overrides of one product or symbol. */
+export type RiskLimitOverride = RiskConfig["symbols"][string];
 /** `tq.run_mode`. */
 export type RunMode = TqConfig["run_mode"];
 

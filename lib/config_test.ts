@@ -48,6 +48,19 @@ Deno.test("config: an empty file gives the documented defaults", () => {
       tick_ms: 500,
       accounts: [{ user: "demo", password: "demo", balance: 10000000 }],
     },
+    risk: {
+      max_request_age_ms: 5000,
+      max_order_volume: 100,
+      max_order_notional: 50_000_000,
+      max_net_position: 500,
+      insert_rate_per_s: 50,
+      insert_burst: 100,
+      cancel_rate_per_s: 50,
+      cancel_burst: 100,
+      cancel_warn_per_contract: 400,
+      cancel_limit_per_contract: 480,
+      symbols: {},
+    },
   });
   assertEquals(c.redis, undefined);
   assertEquals(c.rabbitmq, undefined);
@@ -85,6 +98,12 @@ Deno.test("config: the commented production sections of the default are valid wh
     order_request_queue: "tq_order_requests",
     order_request_exchange: "tq_ws_api_request_exchange",
     order_request_routing_key: "PortfolioId_{portfolio_id}",
+    prefetch: 64,
+    dead_letter_exchange: "tq_ws_api_request_exchange.dead",
+    dead_letter_queue: "tq_order_requests.dead",
+    heartbeat_s: 10,
+    reconnect_initial_ms: 500,
+    reconnect_max_ms: 30_000,
   });
 });
 
@@ -155,12 +174,12 @@ Deno.test("config: every problem is reported, one line each", () => {
     "  accounts:",
     "    - {user: a, password: x}",
     "    - {user: a, password: y, balance: -1}",
-    "risk: {}",
+    "risky: {}",
   ].join("\n");
   assertEquals(
     [...problems(text)].sort(),
     [
-      "risk: unknown key",
+      "risky: unknown key",
       "http.port: must be <= 65535",
       "log.format: expected one of text, json",
       "log.level: expected one of debug, info, warning, error",
@@ -303,4 +322,61 @@ Deno.test("config: loadConfig reads a file; a missing file is a ConfigError", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("config: rabbitmq dead-letter names derive from the seed names unless given; bounds checked", () => {
+  const derived = parseConfig("rabbitmq: {order_request_exchange: ex, order_request_queue: q}", "t", {
+    env: {},
+  });
+  assertEquals(derived.rabbitmq?.dead_letter_exchange, "ex.dead");
+  assertEquals(derived.rabbitmq?.dead_letter_queue, "q.dead");
+  const given = parseConfig(
+    "rabbitmq: {dead_letter_exchange: dlx, dead_letter_queue: dlq, prefetch: '8', heartbeat_s: 0}",
+    "t",
+    { env: {} },
+  );
+  assertEquals(given.rabbitmq?.dead_letter_exchange, "dlx");
+  assertEquals(given.rabbitmq?.dead_letter_queue, "dlq");
+  assertEquals(given.rabbitmq?.prefetch, 8);
+  assertEquals(given.rabbitmq?.heartbeat_s, 0);
+  assertEquals(problems("rabbitmq: {prefetch: 0}"), ["rabbitmq.prefetch: must be >= 1"]);
+});
+
+Deno.test("config: risk section: the shipped values are the defaults; overrides, strict keys and bounds", () => {
+  const empty = parseConfig("", "t", { env: {} });
+  assertEquals(parseConfig(defaultConfigText, "default", { env: {} }).risk, empty.risk);
+  const c = parseConfig(
+    [
+      "risk:",
+      "  max_request_age_ms: 0",
+      "  max_order_volume: '20'",
+      "  symbols:",
+      "    SHFE.au: { max_order_volume: 5, max_net_position: 0 }",
+      "    CZCE.SR605: { max_order_notional: 1000000 }",
+    ].join("\n"),
+    "t",
+    { env: {} },
+  );
+  assertEquals(c.risk.max_request_age_ms, 0);
+  assertEquals(c.risk.max_order_volume, 20);
+  assertEquals(c.risk.max_net_position, 500);
+  assertEquals(c.risk.symbols, {
+    "SHFE.au": { max_order_volume: 5, max_net_position: 0 },
+    "CZCE.SR605": { max_order_notional: 1_000_000 },
+  });
+  assertEquals(problems("risk: {max_order_volum: 3}"), ["risk.max_order_volum: unknown key"]);
+  assertEquals(problems("risk: {symbols: {SHFE.rb: {max_volume: 3}}}"), [
+    "risk.symbols.SHFE.rb.max_volume: unknown key",
+  ]);
+  assertEquals(problems("risk: {symbols: {rb2605: {max_order_volume: 3}}}"), [
+    "risk.symbols.rb2605: expected EXCHANGE.product or EXCHANGE.code as key, e.g. SHFE.rb or SHFE.rb2605",
+  ]);
+  assertEquals(problems("risk: {max_order_volume: -1}"), ["risk.max_order_volume: must be >= 0"]);
+  assertEquals(problems("risk: {insert_rate_per_s: 0}"), ["risk.insert_rate_per_s: must be > 0"]);
+  assertEquals(problems("risk: {cancel_limit_per_contract: 500}"), [
+    "risk.cancel_limit_per_contract: must be <= 499",
+  ]);
+  assertEquals(problems("risk: {cancel_warn_per_contract: 450, cancel_limit_per_contract: 420}"), [
+    "risk.cancel_warn_per_contract: must be <= cancel_limit_per_contract (420)",
+  ]);
 });

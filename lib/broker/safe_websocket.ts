@@ -26,6 +26,17 @@ export interface SafeWebSocketHooks {
   onFrame?: (url: string, frame: Record<string, unknown>) => void;
   /** A socket was created. */
   onCreate?: (url: string, socket: SafeSocket) => void;
+  /**
+   * Called right after the library's `onmessage` returned for an accepted frame, i.e. after tqsdk merged it
+   * (tqsdk merges synchronously), so the hook can read the merged tree. `frame` is our own parsed copy.
+   */
+  onMerged?: (url: string, frame: Record<string, unknown>, socket: SafeSocket) => void;
+  /**
+   * The library's `onmessage` threw while handling an accepted frame (e.g. `"data": null` breaks tqsdk's
+   * notify split). The exception is contained here (an uncaught one would end the process); `onMerged` is
+   * not called for that frame, since the library's tree may be half-updated.
+   */
+  onHandlerError?: (url: string, error: unknown, socket: SafeSocket) => void;
 }
 
 /** The instance shape tqsdk uses. */
@@ -117,7 +128,13 @@ export function createSafeWebSocketClass(hooks: SafeWebSocketHooks = {}): SafeWe
           return;
         }
         hooks.onFrame?.(url, result.frame);
-        this.onmessage?.({ data: result.text });
+        try {
+          this.onmessage?.({ data: result.text });
+        } catch (e) {
+          hooks.onHandlerError?.(url, e, this);
+          return;
+        }
+        hooks.onMerged?.(url, result.frame, this);
       };
       hooks.onCreate?.(url, this);
     }

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { sanitiseFrame, stripDangerousKeys } from "./safe_websocket.ts";
+import { createSafeWebSocketClass, sanitiseFrame, stripDangerousKeys } from "./safe_websocket.ts";
 
 Deno.test("sanitiseFrame passes DIFF frames through as strict JSON", () => {
   const r = sanitiseFrame(
@@ -36,4 +36,51 @@ Deno.test("sanitiseFrame removes prototype-polluting keys at every depth", () =>
 Deno.test("stripDangerousKeys keeps ordinary data intact", () => {
   const v = { a: [{ b: 1 }, { prototype: 2, c: 3 }], d: "constructor" };
   assertEquals(stripDangerousKeys(v), { a: [{ b: 1 }, { c: 3 }], d: "constructor" });
+});
+
+Deno.test("SafeWebSocket calls onMerged after the handler and contains handler exceptions", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => {
+      socket.send('{"aid":"rtn_data","data":[{"n":1}]}');
+      socket.send("alert(1)");
+      socket.send('{"aid":"rtn_data","data":[{"n":2}]}');
+      socket.send('{"aid":"rtn_data","data":[{"n":3}]}');
+    };
+    return response;
+  });
+  const events: string[] = [];
+  let closeSocket = () => {};
+  const done = new Promise<void>((resolve) => {
+    const Cls = createSafeWebSocketClass({
+      onBadFrame: (_url, reason) => events.push(`bad ${reason.slice(0, 8)}`),
+      onMerged: (_url, frame, socket) => {
+        const n = (frame.data as Record<string, number>[])[0].n;
+        events.push(`merged ${n} ${socket === ws}`);
+        if (n === 3) resolve();
+      },
+      onHandlerError: (_url, e) => events.push(`error ${(e as Error).message}`),
+    });
+    const ws = new Cls(`ws://127.0.0.1:${server.addr.port}/`);
+    ws.onmessage = (ev) => {
+      const n = JSON.parse(ev.data).data[0].n;
+      events.push(`handler ${n}`);
+      if (n === 2) throw new Error("handler broke");
+    };
+    closeSocket = () => ws.close();
+  });
+  await done;
+  const closed = new Promise<void>((r) => setTimeout(r, 50));
+  closeSocket();
+  await closed;
+  await server.shutdown();
+  assertEquals(events, [
+    "handler 1",
+    "merged 1 true",
+    "bad not JSON",
+    "handler 2",
+    "error handler broke",
+    "handler 3",
+    "merged 3 true",
+  ]);
 });

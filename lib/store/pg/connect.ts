@@ -53,6 +53,11 @@ export interface ConnectOptions {
   idleTimeoutSeconds?: number;
   /** Seconds to wait for a connection; default 10. */
   connectTimeoutSeconds?: number;
+  /**
+   * Seconds a connection lives before the pool replaces it; `null` = forever (a session holding an advisory
+   * lock must not be rotated). Default: the driver's (30–60 minutes).
+   */
+  maxLifetimeSeconds?: number | null;
   /** `application_name` shown in `pg_stat_activity`; default `tqsdk-broker-connect`. */
   applicationName?: string;
   /** Run `select 1` before returning so a bad config fails here with a clear message; default true. */
@@ -100,6 +105,7 @@ export async function connectDatabase(
   const schema = options.schema ?? "public";
   const base = {
     idle_timeout: options.idleTimeoutSeconds ?? 30,
+    max_lifetime: options.maxLifetimeSeconds === undefined ? undefined : options.maxLifetimeSeconds,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     onnotice: options.onNotice ?? (() => {}),
     connection: {

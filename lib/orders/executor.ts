@@ -1,0 +1,366 @@
+/**
+ * The order executor: where an order request goes after intake (RabbitMQ or REST, the same path).
+ *
+ * insert: parse result → the send gate decides → the intent is committed to PostgreSQL (`SUBMITTED`, or
+ * `REJECTED` with the reason) in a group commit → only then the gate sends → the tracker follows the order.
+ * The caller acknowledges the request (RabbitMQ ack, HTTP 202) only after this returns, so an intent is
+ * durable before anyone is told it was taken. The same `order_id` again places nothing: the existing record
+ * is returned (same content) or the request is refused as a conflict (different content), and recorded.
+ *
+ * cancel: the order is looked up, the gate decides (lease, readiness, cancel rules) and sends; the request
+ * is recorded as an event of the order. The broker's answer arrives through the tracker.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { BrokerInsert } from "../broker/types.ts";
+import { deriveBrokerOrderId } from "../broker/order_ids.ts";
+import type { IntentResult, NewOrder, OrderStore } from "../store/pg/order_store.ts";
+import { formatFieldErrors, requestHash } from "./request_schema.ts";
+import type { GateRefusal, SendGate } from "./send_gate.ts";
+import type { OrderTracker } from "./tracker.ts";
+import {
+  type CancelRequest,
+  type FieldError,
+  type InsertRequest,
+  type OrderRecord,
+  type OrderSource,
+  type ParsedRequest,
+  TERMINAL_STATUSES,
+} from "./types.ts";
+
+/** What became of an insert request. */
+export type SubmitOutcome =
+  /** Recorded and sent (or, with `duplicate`, the same request was already recorded: nothing new sent). */
+  | { kind: "accepted"; record: OrderRecord; duplicate: boolean; warnings: string[] }
+  /** Refused by the gate (rules, kill switch, broker not ready): recorded `REJECTED` with the reason. */
+  | { kind: "refused"; record: OrderRecord; refusal: GateRefusal }
+  /** Schema errors; recorded `REJECTED` when the body had a usable `order_id` of this portfolio. */
+  | { kind: "invalid"; errors: FieldError[]; record: OrderRecord | null }
+  /** The `order_id` is taken by a request with different content: refused, recorded on the existing order. */
+  | { kind: "conflict"; record: OrderRecord }
+  /** PostgreSQL could not record the intent: nothing was sent; retry later. */
+  | { kind: "unavailable"; message: string };
+
+/** What became of a cancel request. */
+export type CancelOutcome =
+  | { kind: "sent"; record: OrderRecord }
+  | { kind: "not_found"; order_id: string }
+  | { kind: "finished"; record: OrderRecord }
+  | { kind: "refused"; record: OrderRecord; refusal: GateRefusal }
+  | { kind: "unavailable"; message: string };
+
+/** Options of {@linkcode OrderExecutor}. */
+export interface OrderExecutorOptions {
+  portfolioId: string;
+  log: Logger;
+  /** The broker's current trading day (`YYYYMMDD`), "" when unknown. */
+  tradingDay: () => string;
+  /** Called with every record the executor creates or changes (for the stream and metrics). */
+  onRecord?: (record: OrderRecord) => void;
+  /** Runs before the gate judges an insert (e.g. waits for the symbol's first quote). */
+  prepare?: (request: InsertRequest) => Promise<void>;
+}
+
+/** Takes order and cancel requests from intake to the broker. */
+export class OrderExecutor {
+  readonly #inflight = new Map<string, Promise<SubmitOutcome>>();
+  readonly #batcher: IntentBatcher;
+
+  constructor(
+    private readonly store: OrderStore,
+    private readonly gate: SendGate,
+    private readonly tracker: OrderTracker,
+    private readonly options: OrderExecutorOptions,
+  ) {
+    this.#batcher = new IntentBatcher((intents) => store.recordIntents(intents));
+  }
+
+  /** Handle one parsed request from `source`. */
+  async handle(
+    parsed: ParsedRequest,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): Promise<SubmitOutcome | CancelOutcome> {
+    if (parsed.kind === "cancel") return await this.cancel(parsed.request);
+    return await this.submit(parsed, source);
+  }
+
+  /** Handle an insert request (or an invalid one, which is recorded when it can be). */
+  submit(
+    parsed: Exclude<ParsedRequest, { kind: "cancel" }>,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): Promise<SubmitOutcome> {
+    if (parsed.kind === "invalid" && parsed.order_id === null) return this.#invalid(parsed, source);
+    const orderId = parsed.kind === "insert" ? parsed.request.order_id : parsed.order_id as string;
+    // The same id twice at once (a redelivery racing a retry): the second waits for the first's outcome.
+    const previous = this.#inflight.get(orderId);
+    const run = (previous ?? Promise.resolve()).catch(() => {}).then(() =>
+      parsed.kind === "insert" ? this.#insert(parsed.request, source) : this.#invalid(parsed, source)
+    );
+    this.#inflight.set(orderId, run);
+    return run.finally(() => {
+      if (this.#inflight.get(orderId) === run) this.#inflight.delete(orderId);
+    });
+  }
+
+  async #invalid(
+    parsed: Extract<ParsedRequest, { kind: "invalid" }>,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): Promise<SubmitOutcome> {
+    const { log, portfolioId } = this.options;
+    const reason = `INVALID_REQUEST: ${formatFieldErrors(parsed.errors)}`;
+    log.warn("refused an invalid request: {reason}", {
+      reason,
+      order_id: parsed.order_id,
+      portfolio_id: parsed.portfolio_id,
+      source,
+    });
+    if (parsed.order_id === null || parsed.portfolio_id !== portfolioId) {
+      return { kind: "invalid", errors: parsed.errors, record: null };
+    }
+    const intent: NewOrder = {
+      request: { order_id: parsed.order_id, portfolio_id: portfolioId },
+      status: "REJECTED",
+      source,
+      reject_reason: reason,
+      request_hash: null,
+      trading_day: this.options.tradingDay() || null,
+      events: [
+        { status: "RECEIVED", msg: { event: "received", source } },
+        { status: "REJECTED", msg: { event: "invalid_request", errors: parsed.errors } },
+      ],
+    };
+    const result = await this.#record(intent);
+    if ("kind" in result) return result;
+    if (result.outcome !== "created") {
+      // The id belongs to an order already: this invalid reuse is recorded on it as a conflict.
+      return { kind: "conflict", record: result.record };
+    }
+    this.options.onRecord?.(result.record);
+    return { kind: "invalid", errors: parsed.errors, record: result.record };
+  }
+
+  async #insert(
+    request: InsertRequest,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): Promise<SubmitOutcome> {
+    const { log, portfolioId } = this.options;
+    const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    const brokerOrderId = deriveBrokerOrderId(portfolioId, request.order_id);
+    const order: BrokerInsert = {
+      broker_order_id: brokerOrderId,
+      symbol: request.symbol,
+      direction: request.direction,
+      offset: request.offset,
+      volume: request.volume,
+      price_type: request.price_type,
+      limit_price: request.limit_price ?? undefined,
+      time_condition: request.time_condition,
+      volume_condition: request.volume_condition,
+    };
+    await this.options.prepare?.(request);
+    const decision = this.gate.decideInsert(request, order);
+    const hash = requestHash(request);
+    const tradingDay = this.options.tradingDay() || null;
+    const received = {
+      status: "RECEIVED" as const,
+      msg: { event: "received", source, request_id: request.request_id },
+    };
+    const intent: NewOrder = decision.ok
+      ? {
+        request,
+        status: "SUBMITTED",
+        source,
+        broker_order_id: brokerOrderId,
+        request_hash: hash,
+        trading_day: tradingDay,
+        events: [received, {
+          status: "SUBMITTED",
+          msg: { event: "submitted", broker_order_id: brokerOrderId, warnings: decision.warnings },
+        }],
+      }
+      : {
+        request,
+        status: "REJECTED",
+        source,
+        broker_order_id: null,
+        request_hash: hash,
+        reject_reason: `${decision.refusal.code}: ${decision.refusal.message}`,
+        trading_day: tradingDay,
+        events: [received, {
+          status: "REJECTED",
+          msg: { event: "refused", ...decision.refusal },
+        }],
+      };
+
+    const result = await this.#record(intent);
+    if ("kind" in result) {
+      this.gate.release(brokerOrderId);
+      return result;
+    }
+    if (result.outcome !== "created") {
+      this.gate.release(brokerOrderId);
+      if (result.outcome === "duplicate") {
+        log.info("order {order_id} again (same content): nothing new sent ({status})", {
+          ...ids,
+          status: result.record.status,
+          source,
+        });
+        return { kind: "accepted", record: result.record, duplicate: true, warnings: [] };
+      }
+      log.warn("order {order_id} reused with different content: refused", { ...ids, source });
+      return { kind: "conflict", record: result.record };
+    }
+    if (!decision.ok) {
+      log.warn("order {order_id} refused: {code} {field}: {message}", {
+        ...ids,
+        ...decision.refusal,
+        source,
+      });
+      this.options.onRecord?.(result.record);
+      return { kind: "refused", record: result.record, refusal: decision.refusal };
+    }
+
+    this.tracker.track(result.record);
+    const sent = this.gate.sendInsert(order);
+    if (!sent.ok) {
+      // Nothing left the process: the connection changed while the intent was being recorded.
+      const refusal: GateRefusal = { code: sent.reason, field: "$", message: sent.message };
+      const update = {
+        portfolio_id: portfolioId,
+        id: request.order_id,
+        status: "REJECTED" as const,
+        fields: { reject_reason: `${sent.reason}: ${sent.message}` },
+        event: { event: "not_sent", ...refusal },
+      };
+      this.tracker.recordUpdate(update, brokerOrderId);
+      log.warn("order {order_id} not sent: {reason}", { ...ids, reason: sent.message });
+      const record = {
+        ...result.record,
+        status: "REJECTED" as const,
+        reject_reason: update.fields.reject_reason,
+      };
+      this.options.onRecord?.(record);
+      return { kind: "refused", record, refusal };
+    }
+    log.info("order {order_id} sent as {broker_order_id}: {direction} {offset} {volume} {symbol} @ {price}", {
+      ...ids,
+      broker_order_id: brokerOrderId,
+      direction: request.direction,
+      offset: request.offset,
+      volume: request.volume,
+      symbol: request.symbol,
+      price: request.limit_price ?? "market",
+      source,
+    });
+    this.options.onRecord?.(result.record);
+    return { kind: "accepted", record: result.record, duplicate: false, warnings: decision.warnings };
+  }
+
+  /** Handle a cancel request. */
+  async cancel(request: CancelRequest): Promise<CancelOutcome> {
+    const { log, portfolioId } = this.options;
+    const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    let found;
+    try {
+      found = await this.store.getOrder(request.order_id);
+    } catch (e) {
+      return { kind: "unavailable", message: `database: ${(e as Error).message}` };
+    }
+    if (!found) {
+      log.warn("cancel of unknown order {order_id}", ids);
+      return { kind: "not_found", order_id: request.order_id };
+    }
+    const record = (found.record.broker_order_id && this.tracker.openRecord(found.record.broker_order_id)) ||
+      found.record;
+    if (TERMINAL_STATUSES.has(record.status) || !record.broker_order_id) {
+      log.info("cancel of order {order_id}: already {status}", { ...ids, status: record.status });
+      return { kind: "finished", record };
+    }
+    const decision = this.gate.decideCancel(record);
+    const sent = decision.ok ? this.gate.sendCancel(record.broker_order_id) : null;
+    const refusal: GateRefusal | null = !decision.ok
+      ? decision.refusal
+      : sent && !sent.ok
+      ? { code: sent.reason, field: "$", message: sent.message }
+      : null;
+    this.tracker.recordUpdate({
+      portfolio_id: portfolioId,
+      id: record.id,
+      status: record.status,
+      fields: {},
+      event: refusal
+        ? { event: "cancel_refused", request_id: request.request_id, ...refusal }
+        : { event: "cancel_requested", request_id: request.request_id },
+    });
+    if (refusal) {
+      log.warn("cancel of order {order_id} refused: {code}: {message}", { ...ids, ...refusal });
+      return { kind: "refused", record, refusal };
+    }
+    log.info("cancel of order {order_id} sent", { ...ids, broker_order_id: record.broker_order_id });
+    return { kind: "sent", record };
+  }
+
+  async #record(intent: NewOrder): Promise<IntentResult | { kind: "unavailable"; message: string }> {
+    try {
+      return await this.#batcher.record(intent);
+    } catch (e) {
+      const message = `could not record the request: ${(e as Error).message}`;
+      this.options.log.error("{message}", {
+        message,
+        order_id: intent.request.order_id,
+        portfolio_id: this.options.portfolioId,
+      });
+      return { kind: "unavailable", message };
+    }
+  }
+}
+
+/**
+ * Group commit: intents recorded while a transaction is in flight wait and go together in the next one.
+ * One transaction at a time; the first intent after a quiet period goes at once.
+ */
+export class IntentBatcher {
+  #queue: { intent: NewOrder; resolve: (r: IntentResult) => void; reject: (e: Error) => void }[] = [];
+  #running = false;
+
+  constructor(
+    private readonly write: (intents: NewOrder[]) => Promise<IntentResult[]>,
+    private readonly maxBatch = 256,
+  ) {}
+
+  /** Record one intent; resolves with its result once its transaction committed. */
+  record(intent: NewOrder): Promise<IntentResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ intent, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    // Let the requests of this tick join the first batch.
+    await Promise.resolve();
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.maxBatch);
+      // One order id appears once per transaction; a repeat goes to the next one (it then sees the first).
+      const seen = new Set<string>();
+      const now: typeof batch = [];
+      const later: typeof batch = [];
+      for (const item of batch) {
+        const id = item.intent.request.order_id;
+        (seen.has(id) ? later : now).push(item);
+        seen.add(id);
+      }
+      this.#queue.unshift(...later);
+      try {
+        const results = await this.write(now.map((i) => i.intent));
+        now.forEach((item, k) => item.resolve(results[k]));
+      } catch (e) {
+        for (const item of now) item.reject(e as Error);
+      }
+    }
+    this.#running = false;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The single send gate: every order and cancel the service sends passes here, and this is the only code
+ * that calls `broker.insert` / `broker.cancel`. It decides, in one place and a fixed order:
+ *
+ * 1. the portfolio lease (only the active instance sends: `NOT_LEADER`),
+ * 2. broker readiness (`NOT_CONNECTED`, `RECONCILING`, `STOPPED`: never queued across a disconnect),
+ * 3. the checks plugged in by trading safety (kill switch, exchange rules, desk limits, rates), in order.
+ *
+ * Deciding and sending are two steps because the intent is committed to PostgreSQL between them: the gate
+ * decides, the executor records the decision, then the gate sends (re-checking lease and readiness, which
+ * may have changed during the commit). Orders decided but not yet visible at the broker are held as
+ * "pending" so limits that depend on working orders count them.
+ *
+ * @module
+ */
+
+import type { Broker, BrokerInsert, BrokerOrderView, SendResult } from "../broker/types.ts";
+import type { InsertRequest, OrderRecord } from "./types.ts";
+
+/** Why the gate refused: a code, the request field it concerns (`$` for none) and a readable message. */
+export interface GateRefusal {
+  code: string;
+  field: string;
+  message: string;
+}
+
+/** The gate's verdict on one request. */
+export type GateDecision = { ok: true; warnings: string[] } | { ok: false; refusal: GateRefusal };
+
+/** What an insert check sees besides the request. */
+export interface InsertCheckContext {
+  /** Orders the gate passed that the broker does not show yet (they count as working). */
+  pending: readonly BrokerOrderView[];
+}
+
+/** A check on an insert: a refusal, warnings, or nothing. */
+export type InsertCheck = (
+  request: InsertRequest,
+  context: InsertCheckContext,
+) => GateRefusal | { warnings: string[] } | null;
+
+/** A check on a cancel of a recorded order. */
+export type CancelCheck = (order: OrderRecord) => GateRefusal | { warnings: string[] } | null;
+
+/** Options of {@linkcode SendGate}. */
+export interface SendGateOptions {
+  /** Whether this instance holds the portfolio lease (default: always). */
+  isLeader?: () => boolean;
+  insertChecks?: InsertCheck[];
+  cancelChecks?: CancelCheck[];
+  /** Called after every successful send (for rate counters, metrics). */
+  onSent?: (kind: "insert" | "cancel", id: string) => void;
+}
+
+/** The single send gate. */
+export class SendGate {
+  readonly #pending = new Map<string, BrokerOrderView>();
+  readonly #insertChecks: InsertCheck[];
+  readonly #cancelChecks: CancelCheck[];
+
+  constructor(private readonly broker: Broker, private readonly options: SendGateOptions = {}) {
+    this.#insertChecks = [...(options.insertChecks ?? [])];
+    this.#cancelChecks = [...(options.cancelChecks ?? [])];
+  }
+
+  /** Add checks (trading safety plugs its rules in here, in order). */
+  addChecks(checks: { insert?: InsertCheck[]; cancel?: CancelCheck[] }): void {
+    this.#insertChecks.push(...(checks.insert ?? []));
+    this.#cancelChecks.push(...(checks.cancel ?? []));
+  }
+
+  /** Lease and readiness, the checks every send needs. */
+  #connectionRefusal(): GateRefusal | null {
+    if (this.options.isLeader && !this.options.isLeader()) {
+      return {
+        code: "NOT_LEADER",
+        field: "$",
+        message: "this instance is on standby: another instance holds the portfolio lease",
+      };
+    }
+    const state = this.broker.state();
+    if (state.ready) return null;
+    if (state.phase === "stopped") {
+      return { code: "STOPPED", field: "$", message: "the broker connection is shut down" };
+    }
+    if (state.phase === "syncing" || state.phase === "confirming") {
+      return {
+        code: "RECONCILING",
+        field: "$",
+        message: `the broker connection is ${state.phase}: waiting for a complete snapshot`,
+      };
+    }
+    return {
+      code: "NOT_CONNECTED",
+      field: "$",
+      message: `the broker connection is not ready (${state.phase}${
+        state.last_error ? `: ${state.last_error.message}` : ""
+      })`,
+    };
+  }
+
+  /**
+   * Decide whether `order` (the request, as it would be sent) may be sent now. When it may, the order is
+   * reserved as pending at once, so requests decided while it is being recorded count it; call
+   * {@linkcode release} when it is not sent after all.
+   */
+  decideInsert(request: InsertRequest, order: BrokerInsert): GateDecision {
+    const refusal = this.#connectionRefusal();
+    if (refusal) return { ok: false, refusal };
+    const warnings: string[] = [];
+    const context: InsertCheckContext = { pending: [...this.#pending.values()] };
+    for (const check of this.#insertChecks) {
+      const result = check(request, context);
+      if (result === null) continue;
+      if ("warnings" in result) warnings.push(...result.warnings);
+      else return { ok: false, refusal: result };
+    }
+    this.#pending.set(order.broker_order_id, pendingView(order));
+    return { ok: true, warnings };
+  }
+
+  /** An order reserved by `decideInsert` will not be sent (duplicate, database failure, send refused). */
+  release(brokerOrderId: string): void {
+    this.#pending.delete(brokerOrderId);
+  }
+
+  /** Decide whether a cancel of `order` may be sent now. */
+  decideCancel(order: OrderRecord): GateDecision {
+    const refusal = this.#connectionRefusal();
+    if (refusal) return { ok: false, refusal };
+    const warnings: string[] = [];
+    for (const check of this.#cancelChecks) {
+      const result = check(order);
+      if (result === null) continue;
+      if ("warnings" in result) warnings.push(...result.warnings);
+      else return { ok: false, refusal: result };
+    }
+    return { ok: true, warnings };
+  }
+
+  /**
+   * Send an insert that `decideInsert` passed and the executor recorded. Lease and readiness are checked
+   * again; a refusal here means nothing left the process.
+   */
+  sendInsert(order: BrokerInsert): SendResult {
+    const refusal = this.#connectionRefusal();
+    const result: SendResult = refusal
+      ? { ok: false, reason: asSendReason(refusal.code), message: refusal.message }
+      : this.broker.insert(order);
+    if (result.ok) this.options.onSent?.("insert", order.broker_order_id);
+    else this.#pending.delete(order.broker_order_id);
+    return result;
+  }
+
+  /** Send a cancel that `decideCancel` passed. */
+  sendCancel(brokerOrderId: string): SendResult {
+    const refusal = this.#connectionRefusal();
+    if (refusal) return { ok: false, reason: asSendReason(refusal.code), message: refusal.message };
+    const result = this.broker.cancel(brokerOrderId);
+    if (result.ok) this.options.onSent?.("cancel", brokerOrderId);
+    return result;
+  }
+
+  /** The broker now shows this order (or it will never show it): it no longer counts as pending. */
+  settled(brokerOrderId: string): void {
+    this.#pending.delete(brokerOrderId);
+  }
+
+  /** Orders sent and not yet seen at the broker. */
+  pending(): BrokerOrderView[] {
+    return [...this.#pending.values()];
+  }
+}
+
+function asSendReason(code: string): "NOT_CONNECTED" | "RECONCILING" | "STOPPED" {
+  return code === "RECONCILING" || code === "STOPPED" ? code : "NOT_CONNECTED";
+}
+
+function pendingView(order: BrokerInsert): BrokerOrderView {
+  return {
+    broker_order_id: order.broker_order_id,
+    exchange_order_id: "",
+    symbol: order.symbol,
+    direction: order.direction,
+    offset: order.offset,
+    volume_orign: order.volume,
+    volume_left: order.volume,
+    price_type: order.price_type,
+    limit_price: order.limit_price ?? null,
+    time_condition: order.time_condition,
+    volume_condition: order.volume_condition,
+    status: "ALIVE",
+    last_msg: "",
+    insert_time_ms: 0,
+  };
+}

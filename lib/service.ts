@@ -1,0 +1,339 @@
+/**
+ * The service (`serve`): builds every component from the configuration and gives the lifecycle their
+ * start order. One order's path through what is built here:
+ *
+ * ```
+ * RabbitMQ / REST → request_schema → OrderExecutor → SendGate (lease, readiness, rules) → Broker (tqsdk)
+ * Broker events → OrderTracker → PostgreSQL (order_history, order_event, trade)
+ *               → LiveView → RedisPositionWriter (Redis keys) and StreamHub (WebSocket)
+ * ```
+ *
+ * Start: database (and migrations) → sim (in `sim` mode, unless `tq.sim_url`) → order tracker (open
+ * orders of an earlier run) → live view, Redis writer and stream hub → broker → portfolio lease → HTTP →
+ * RabbitMQ intake. Stop in reverse: intake first, stores last.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Config } from "./config.ts";
+import { type Component, Lifecycle } from "./lifecycle.ts";
+import { getLogger } from "./log.ts";
+import { createBroker } from "./broker/mod.ts";
+import type { Broker, BrokerEvent } from "./broker/types.ts";
+import { closeDatabase, connectDatabase, type Database, describeDatabase } from "./store/pg/connect.ts";
+import { migrate } from "./store/pg/migrate.ts";
+import { type Lease, PortfolioLease, ProcessLease } from "./store/pg/lease.ts";
+import { isEmbeddedConfig } from "./store/pg/connect.ts";
+import { OrderStore } from "./store/pg/order_store.ts";
+import { LiveView } from "./stream/live_view.ts";
+import { connectLiveView } from "./stream/live_view.ts";
+import { StreamHub } from "./stream/hub.ts";
+import { RedisPositionWriter } from "./sinks/redis_positions.ts";
+import { OrderTracker } from "./orders/tracker.ts";
+import { SendGate } from "./orders/send_gate.ts";
+import { OrderExecutor } from "./orders/executor.ts";
+import { awaitQuote, preTradeChecks } from "./orders/pre_trade.ts";
+import { PreTradeRules } from "./orders/rules/mod.ts";
+import { intakeAnswer } from "./orders/outcomes.ts";
+import { parseOrderRequest } from "./orders/request_schema.ts";
+import { RabbitIntake } from "./intake/rabbitmq.ts";
+import { createApiApp, type HttpServer, startHttpServer } from "./http/server.ts";
+import type { HealthComponentFn } from "./http/health.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { positionRoutes } from "../routes/positions.ts";
+import { accountRoutes } from "../routes/account.ts";
+import { wsRoutes } from "../routes/ws.ts";
+import { orderRoutes } from "../routes/orders.ts";
+import { type Sim, startSim } from "./sim/mod.ts";
+
+/** Test and embedding knobs of {@linkcode buildService}. */
+export interface ServiceOptions {
+  /** Lease polling interval (default 2000 ms). */
+  leaseIntervalMs?: number;
+  /** How long an order waits for its symbol's first quote (default 2000 ms). */
+  quoteWaitMs?: number;
+}
+
+/** The built service: its lifecycle and the parts tests and ops look at. */
+export interface Service {
+  lifecycle: Lifecycle;
+  /** Set once started. */
+  readonly http: HttpServer | null;
+  readonly sim: Sim | null;
+  readonly broker: Broker | null;
+  readonly store: OrderStore | null;
+  readonly intake: RabbitIntake | null;
+  readonly lease: Lease | null;
+  readonly tracker: OrderTracker | null;
+}
+
+/** Build the service for `config` (nothing starts until `lifecycle.start()`). */
+export function buildService(config: Config, options: ServiceOptions = {}): Service {
+  const log = getLogger("app");
+  const portfolioId = config.tq.portfolio_id;
+  const schema = config.database.schema;
+  const lifecycle = new Lifecycle();
+  const parts: {
+    sql: Database | null;
+    leaseSql: Database | null;
+    store: OrderStore | null;
+    sim: Sim | null;
+    broker: Broker | null;
+    tracker: OrderTracker | null;
+    view: LiveView | null;
+    hub: StreamHub | null;
+    writer: RedisPositionWriter | null;
+    lease: Lease | null;
+    http: HttpServer | null;
+    intake: RabbitIntake | null;
+  } = {
+    sql: null,
+    leaseSql: null,
+    store: null,
+    sim: null,
+    broker: null,
+    tracker: null,
+    view: null,
+    hub: null,
+    writer: null,
+    lease: null,
+    http: null,
+    intake: null,
+  };
+  const need = <T>(value: T | null, what: string): T => {
+    if (value === null) throw new Error(`${what} is not started`);
+    return value;
+  };
+
+  // --- stores ---------------------------------------------------------------------------------------
+  lifecycle.add(component("database", async () => {
+    log.info("database: {database}", { database: describeDatabase(config.database, { schema }) });
+    parts.sql = await connectDatabase(config.database, { schema, applicationName: "tqsdk-broker-connect" });
+    const applied = await migrate(parts.sql, { schema });
+    if (applied.length > 0) log.info("applied migrations {versions}", { versions: applied.join(", ") });
+    parts.store = new OrderStore(parts.sql, { portfolioId });
+  }, async () => {
+    if (parts.sql) await closeDatabase(parts.sql);
+    parts.sql = null;
+  }));
+
+  // --- the local exchange -----------------------------------------------------------------------------
+  const simInProcess = config.tq.run_mode === "sim" && config.tq.sim_url === "";
+  if (simInProcess) {
+    const simLog = getLogger("sim");
+    lifecycle.add(component("sim", async () => {
+      parts.sim = await startSim({
+        host: config.sim.host,
+        port: config.sim.port,
+        clock: config.sim.clock,
+        seed: config.sim.seed,
+        tickMs: config.sim.tick_ms,
+        accounts: config.sim.accounts,
+        onLog: (level, message, props) =>
+          level === "warning" ? simLog.warn(message, props ?? {}) : simLog.info(message, props ?? {}),
+      });
+      simLog.info("sim exchange listening on {url}", { url: parts.sim.baseUrl });
+    }, async () => {
+      await parts.sim?.close();
+      parts.sim = null;
+    }));
+  }
+
+  // --- broker, order tracking, live state -----------------------------------------------------------
+  const tradingDay = () => parts.broker?.state().trading_day ?? "";
+  const rules = new PreTradeRules(config.risk);
+  let gate: SendGate | null = null;
+  let executor: OrderExecutor | null = null;
+  let unsubscribeTracker: (() => void) | null = null;
+  let unsubscribeView: (() => void) | null = null;
+
+  lifecycle.add(component("orders", async () => {
+    const store = need(parts.store, "database");
+    const simBaseUrl = parts.sim?.baseUrl ?? (config.tq.sim_url || undefined);
+    parts.broker = createBroker(config.tq, { simBaseUrl, simAccounts: config.sim.accounts });
+    const broker = parts.broker;
+    parts.tracker = new OrderTracker(store, {
+      portfolioId,
+      log: getLogger("orders.tracker"),
+      onSettled: (id) => gate?.settled(id),
+    });
+    const open = await parts.tracker.load();
+    if (open > 0) {
+      log.info("{count} order(s) left open by an earlier run: reconciling with the broker", { count: open });
+    }
+    const tracker = parts.tracker;
+    unsubscribeTracker = broker.subscribe((event: BrokerEvent) => tracker.handle(event));
+    const checks = preTradeChecks(rules, { broker, portfolioId, now: Date.now, tradingDay });
+    gate = new SendGate(broker, {
+      isLeader: () => parts.lease?.held ?? false,
+      insertChecks: checks.insert,
+      cancelChecks: checks.cancel,
+      onSent: checks.onSent,
+    });
+    executor = new OrderExecutor(store, gate, tracker, {
+      portfolioId,
+      log: getLogger("orders"),
+      tradingDay,
+      prepare: (request) => awaitQuote(broker, request.symbol, options.quoteWaitMs ?? 2000),
+    });
+  }, async () => {
+    unsubscribeTracker?.();
+    const left = await parts.tracker?.stop(5000);
+    if (left) log.error("{count} broker update(s) could not be recorded before stopping", { count: left });
+  }));
+
+  lifecycle.add(component("live", async () => {
+    const broker = need(parts.broker, "broker");
+    parts.view = new LiveView();
+    unsubscribeView = connectLiveView(broker, parts.view);
+    parts.hub = new StreamHub(parts.view);
+    if (config.redis) {
+      parts.writer = new RedisPositionWriter(parts.view, { portfolioId, redis: config.redis });
+      await parts.writer.start();
+    }
+  }, async () => {
+    parts.hub?.close(1001, "service stopping");
+    await parts.writer?.stop();
+    unsubscribeView?.();
+  }));
+
+  lifecycle.add(component("broker", async () => {
+    const broker = need(parts.broker, "broker");
+    await broker.start();
+    log.info("broker connection started ({mode})", { mode: config.tq.run_mode });
+  }, async () => {
+    await parts.broker?.stop();
+  }));
+
+  lifecycle.add(component("lease", async () => {
+    const leaseLog = getLogger("lease");
+    const onChange = (held: boolean) => {
+      if (held) {
+        leaseLog.info("this instance is ACTIVE for portfolio {portfolio_id}", { portfolio_id: portfolioId });
+        parts.intake?.resume();
+      } else {
+        leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
+          portfolio_id: portfolioId,
+        });
+        parts.intake?.pause();
+      }
+    };
+    if (isEmbeddedConfig(config.database)) {
+      // One process owns the embedded data folder: it holds the lease.
+      parts.lease = new ProcessLease({ onChange });
+    } else {
+      parts.leaseSql = await connectDatabase(config.database, {
+        schema,
+        max: 1,
+        idleTimeoutSeconds: 0,
+        maxLifetimeSeconds: null,
+        applicationName: "tqsdk-broker-connect lease",
+      });
+      parts.lease = new PortfolioLease(parts.leaseSql, portfolioId, {
+        intervalMs: options.leaseIntervalMs,
+        onChange,
+        onError: (e) => leaseLog.warn("lease: {error}", { error: e.message }),
+      });
+    }
+    await parts.lease.start();
+    if (!parts.lease.held) {
+      leaseLog.warn("another instance holds portfolio {portfolio_id}: standing by", {
+        portfolio_id: portfolioId,
+      });
+    }
+  }, async () => {
+    await parts.lease?.stop();
+    if (parts.leaseSql) await closeDatabase(parts.leaseSql);
+    parts.leaseSql = null;
+  }));
+
+  // --- HTTP -------------------------------------------------------------------------------------------
+  lifecycle.add(component("http", async () => {
+    const broker = need(parts.broker, "broker");
+    const view = need(parts.view, "live view");
+    const hub = need(parts.hub, "stream hub");
+    const store = need(parts.store, "database");
+    const components: Record<string, HealthComponentFn> = {
+      database: () => ({
+        enabled: true,
+        ok: (parts.tracker?.lastError() ?? null) === null,
+        backlog: parts.tracker?.backlog ?? 0,
+        last_error: parts.tracker?.lastError()?.message ?? null,
+      }),
+      lease: () => ({
+        enabled: true,
+        ok: true,
+        active: parts.lease?.held ?? false,
+        role: parts.lease?.held ? "active" : "standby",
+        since: parts.lease?.held ? new Date(parts.lease.since).toISOString() : null,
+      }),
+    };
+    if (parts.writer) {
+      const writer = parts.writer;
+      components.redis = () => ({ ...writer.status() });
+    }
+    if (config.rabbitmq) {
+      components.rabbitmq = () => {
+        const s = parts.intake?.state();
+        return s ? { enabled: true, ok: s.connected, ...s } : { enabled: true, ok: false };
+      };
+    }
+    const app: Hono = createApiApp();
+    app.route("/", healthRoutes({ brokerState: () => broker.state(), components }));
+    app.route("/", positionRoutes(view));
+    app.route("/", accountRoutes(view));
+    app.route("/", wsRoutes(hub));
+    app.route("/", orderRoutes({ portfolioId, executor: need(executor, "executor"), store }));
+    parts.http = await startHttpServer(app, { host: config.http.host, port: config.http.port });
+    log.info("HTTP API on {url}", { url: parts.http.url });
+  }, async () => {
+    await parts.http?.close();
+    parts.http = null;
+  }));
+
+  // --- intake -----------------------------------------------------------------------------------------
+  if (config.rabbitmq) {
+    const rabbit = config.rabbitmq;
+    lifecycle.add(component("intake", async () => {
+      const exec = need(executor, "executor");
+      parts.intake = new RabbitIntake({ ...rabbit, portfolio_id: portfolioId }, async (delivery) => {
+        const parsed = parseOrderRequest(delivery.body, { portfolioId });
+        return intakeAnswer(await exec.handle(parsed, "rabbitmq"));
+      });
+      await parts.intake.start();
+      if (!(parts.lease?.held ?? false)) parts.intake.pause();
+    }, async () => {
+      await parts.intake?.stop();
+    }));
+  }
+
+  return {
+    lifecycle,
+    get http() {
+      return parts.http;
+    },
+    get sim() {
+      return parts.sim;
+    },
+    get broker() {
+      return parts.broker;
+    },
+    get store() {
+      return parts.store;
+    },
+    get intake() {
+      return parts.intake;
+    },
+    get lease() {
+      return parts.lease;
+    },
+    get tracker() {
+      return parts.tracker;
+    },
+  };
+}
+
+function component(name: string, start: () => Promise<void>, stop: () => Promise<void>): Component {
+  return { name, start, stop };
+}

@@ -1,0 +1,810 @@
+/**
+ * Persistence of the order path in PostgreSQL: `order_history` (one row per order, current state),
+ * `order_event` (append-only, `seq` 1, 2, … per order) and `trade` (fills keyed by the broker's trade id).
+ *
+ * - Every write method runs in ONE transaction for its whole batch (group commit: the executor batches
+ *   concurrent requests); a failure rolls the whole batch back and the error names the order.
+ * - Event `seq`: the order's `order_history` row is locked (`SELECT … FOR UPDATE`, in id order so two batches
+ *   cannot deadlock) and the next seq is read in a later statement, `coalesce(max(seq), 0) + 1`, so under
+ *   read committed it sees every committed event of the order; the unique key (portfolio_id, id, seq) is the
+ *   backstop. One writer per portfolio is guaranteed elsewhere (lease); this stays correct without it.
+ * - Values: `numeric` columns come back as numbers (`Number(text)`), timestamps as ISO-8601 UTC strings with
+ *   microseconds (`2025-12-24T02:00:00.123456Z`, formatted by the server, so cursors are exact).
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import type { BrokerOrderView, BrokerTradeView } from "../../broker/types.ts";
+import {
+  brokerRejectReason,
+  deriveStatus,
+  type FillSummary,
+  type FillTrade,
+} from "../../orders/order_state.ts";
+import type {
+  Direction,
+  InsertRequest,
+  Offset,
+  OrderEventRecord,
+  OrderRecord,
+  OrderSource,
+  OrderStatus,
+  OrderUpdate,
+} from "../../orders/types.ts";
+import type { Database } from "./connect.ts";
+
+/** The fields of a refused request that could be read (any may be missing: it may be what was wrong). */
+export interface RejectedRequest {
+  order_id: string;
+  portfolio_id?: string | null;
+  symbol?: string | null;
+  direction?: Direction | null;
+  offset?: Offset | null;
+  volume?: number | null;
+  limit_price?: number | null;
+  price_type?: string | null;
+  time_condition?: string | null;
+  volume_condition?: string | null;
+}
+
+/** One event to append: the status it records and its JSON `msg`. */
+export interface NewEvent {
+  status: OrderStatus;
+  msg: Record<string, unknown> | null;
+}
+
+/** An order to record (the intent, before or instead of a send). */
+export interface NewOrder {
+  request: InsertRequest | RejectedRequest;
+  status: "RECEIVED" | "SUBMITTED" | "REJECTED";
+  source: OrderSource;
+  broker_order_id?: string | null;
+  reject_reason?: string | null;
+  /** Hash of the request's content: the same id with the same hash is a duplicate, else a conflict. */
+  request_hash?: string | null;
+  trading_day?: string | null;
+  /** The parent order of a CLOSE/CLOSETODAY split child. */
+  parent_id?: string | null;
+  /** Events, appended with seq 1, 2, … (e.g. RECEIVED then SUBMITTED). */
+  events: NewEvent[];
+}
+
+/**
+ * What happened to one intent: `created` (row and events written), `duplicate` (same id and same non-null
+ * `request_hash` already recorded: nothing written), `conflict` (same id, different or missing hash: the
+ * existing order is untouched except for a `conflicting_request` event recording the refusal). `record` is
+ * the order's row after the call.
+ */
+export type IntentResult =
+  | { outcome: "created"; record: OrderRecord }
+  | { outcome: "duplicate"; record: OrderRecord }
+  | { outcome: "conflict"; record: OrderRecord };
+
+/** The result of one applied {@link OrderUpdate}. */
+export interface AppliedUpdate {
+  /** The order's row after this update. */
+  record: OrderRecord;
+  /** The appended event; null when the update was skipped as a replay (see {@link OrderStore.applyUpdates}). */
+  event: OrderEventRecord | null;
+}
+
+/** A fill to record, with the client order it belongs to (null when unknown yet). */
+export interface TradeInput {
+  trade: BrokerTradeView;
+  order_id: string | null;
+}
+
+/** One `trade` row. */
+export interface TradeRecord {
+  portfolio_id: string;
+  trade_id: string;
+  order_id: string | null;
+  broker_order_id: string;
+  symbol: string;
+  direction: Direction;
+  offset: Offset;
+  price: number;
+  volume: number;
+  commission: number | null;
+  trade_date_time: string;
+  created_at: string;
+}
+
+/** Filters of {@link OrderStore.listOrders}. */
+export interface ListOrdersOptions {
+  status?: OrderStatus;
+  symbol?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** Only orders created before this instant (ISO-8601; use a record's `created_at` to page). */
+  before?: string;
+  /** With `before`: orders created at exactly `before` whose id sorts below this one (exact paging). */
+  beforeId?: string;
+}
+
+/** Options of {@link OrderStore.recordExternalOrder}. */
+export interface ExternalOrderOptions {
+  /** The order's fills so far (status and filled quantity); default none. */
+  fills?: FillSummary;
+  trading_day?: string | null;
+}
+
+/** An error of a store write, naming the order when one order caused it. Nothing of the batch was written. */
+export class OrderStoreError extends Error {
+  /** The order that caused the failure, when known. */
+  readonly orderId: string | null;
+  /** PostgreSQL error fields (`code`, `constraint_name`, `detail`), when the server refused. */
+  readonly pg: { code?: string; constraint?: string; detail?: string } | null;
+
+  /** Builds the error; `cause` is the original error. */
+  constructor(message: string, options: { orderId?: string | null; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "OrderStoreError";
+    this.orderId = options.orderId ?? null;
+    const c = options.cause as { code?: string; constraint_name?: string; detail?: string } | undefined;
+    this.pg = c && typeof c === "object" && typeof c.code === "string"
+      ? { code: c.code, constraint: c.constraint_name, detail: c.detail }
+      : null;
+  }
+}
+
+/** Statuses of orders that may still change. */
+export const OPEN_STATUSES: readonly OrderStatus[] = [
+  "RECEIVED",
+  "SUBMITTED",
+  "ACCEPTED",
+  "PARTIALLY_FILLED",
+  "UNKNOWN",
+];
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** `order_history` columns in record order, timestamps as ISO strings. */
+const ORDER_COLUMNS = `portfolio_id, id, status, symbol, direction, "offset", volume, limit_price, price_type,
+  time_condition, volume_condition, filled_quantity, volume_left, avg_fill_price, exchange_order_id,
+  broker_order_id, last_msg, reject_reason, source, request_hash, parent_id, trading_day,
+  to_char(created_at at time zone 'UTC', ${ISO}) as created_at,
+  to_char(updated_at at time zone 'UTC', ${ISO}) as updated_at`;
+
+const EVENT_COLUMNS = `portfolio_id, id, seq, status, msg,
+  to_char(created_at at time zone 'UTC', ${ISO}) as created_at`;
+
+const TRADE_COLUMNS = `portfolio_id, trade_id, order_id, broker_order_id, symbol, direction, "offset", price,
+  volume, commission, to_char(trade_date_time at time zone 'UTC', ${ISO}) as trade_date_time,
+  to_char(created_at at time zone 'UTC', ${ISO}) as created_at`;
+
+/** Columns written by an {@link OrderUpdate}'s `fields`. */
+const UPDATE_FIELDS = [
+  "filled_quantity",
+  "volume_left",
+  "avg_fill_price",
+  "exchange_order_id",
+  "broker_order_id",
+  "last_msg",
+  "reject_reason",
+  "trading_day",
+] as const;
+
+type Row = Record<string, unknown>;
+type Tx = postgres.TransactionSql<{ int8: number }>;
+
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** An `order_history` row (selected with {@link ORDER_COLUMNS}) as an {@link OrderRecord}. */
+function toOrder(r: Row): OrderRecord {
+  return {
+    portfolio_id: r.portfolio_id as string,
+    id: r.id as string,
+    status: r.status as OrderStatus,
+    symbol: r.symbol as string | null,
+    direction: r.direction as Direction | null,
+    offset: r.offset as Offset | null,
+    volume: numOrNull(r.volume),
+    limit_price: numOrNull(r.limit_price),
+    price_type: r.price_type as string | null,
+    time_condition: r.time_condition as string | null,
+    volume_condition: r.volume_condition as string | null,
+    filled_quantity: Number(r.filled_quantity),
+    volume_left: numOrNull(r.volume_left),
+    avg_fill_price: numOrNull(r.avg_fill_price),
+    exchange_order_id: r.exchange_order_id as string | null,
+    broker_order_id: r.broker_order_id as string | null,
+    last_msg: r.last_msg as string | null,
+    reject_reason: r.reject_reason as string | null,
+    source: r.source as OrderSource,
+    request_hash: r.request_hash as string | null,
+    parent_id: r.parent_id as string | null,
+    trading_day: r.trading_day as string | null,
+    created_at: r.created_at as string,
+    updated_at: r.updated_at as string,
+  };
+}
+
+function toEvent(r: Row): OrderEventRecord {
+  return {
+    portfolio_id: r.portfolio_id as string,
+    id: r.id as string,
+    seq: Number(r.seq),
+    status: r.status as OrderStatus,
+    msg: r.msg === null ? null : JSON.parse(r.msg as string),
+    created_at: r.created_at as string,
+  };
+}
+
+function toTrade(r: Row): TradeRecord {
+  return {
+    portfolio_id: r.portfolio_id as string,
+    trade_id: r.trade_id as string,
+    order_id: r.order_id as string | null,
+    broker_order_id: r.broker_order_id as string,
+    symbol: r.symbol as string,
+    direction: r.direction as Direction,
+    offset: r.offset as Offset,
+    price: Number(r.price),
+    volume: Number(r.volume),
+    commission: numOrNull(r.commission),
+    trade_date_time: r.trade_date_time as string,
+    created_at: r.created_at as string,
+  };
+}
+
+function describePgError(err: unknown): string {
+  const e = err as { message?: string; detail?: string; constraint_name?: string };
+  let text = e?.message ?? String(err);
+  if (e?.constraint_name && !text.includes(e.constraint_name)) text += ` (constraint ${e.constraint_name})`;
+  if (e?.detail) text += ` — ${e.detail}`;
+  return text;
+}
+
+function msgText(msg: Record<string, unknown> | null): string | null {
+  return msg === null ? null : JSON.stringify(msg);
+}
+
+/** Orders of one portfolio, their events and trades, in PostgreSQL. */
+export class OrderStore {
+  readonly #sql: Database;
+  readonly #portfolioId: string;
+
+  /** A store over an open client (search_path already set to the service's schema). */
+  constructor(sql: Database, options: { portfolioId: string }) {
+    if (!options.portfolioId) throw new TypeError("OrderStore: portfolioId is required");
+    this.#sql = sql;
+    this.#portfolioId = options.portfolioId;
+  }
+
+  /** The portfolio this store reads and writes. */
+  get portfolioId(): string {
+    return this.#portfolioId;
+  }
+
+  /**
+   * Records new orders in one transaction: `INSERT … ON CONFLICT DO NOTHING RETURNING`, then, for the ids
+   * that already existed, reads (and locks) their rows and classifies each intent as duplicate or conflict
+   * (see {@link IntentResult}). Results are in input order. An id appearing twice in one batch is created
+   * by its first occurrence; the later one is then a duplicate or a conflict of it.
+   */
+  async recordIntents(intents: readonly NewOrder[]): Promise<IntentResult[]> {
+    if (intents.length === 0) return [];
+    const rows = intents.map((intent) => this.#intentRow(intent));
+    const firstIndex = new Map<string, number>();
+    rows.forEach((r, i) => {
+      if (!firstIndex.has(r.id)) firstIndex.set(r.id, i);
+    });
+    const toInsert = [...firstIndex.values()].map((i) => rows[i]);
+
+    return await this.#transaction("recordIntents", async (tx) => {
+      let inserted: Row[];
+      try {
+        inserted = await tx`
+          insert into order_history ${tx(toInsert)}
+          on conflict (portfolio_id, id) do nothing
+          returning ${tx.unsafe(ORDER_COLUMNS)}`;
+      } catch (err) {
+        const failing = toInsert.find((r) =>
+          describePgError(err).includes(`(${this.#portfolioId}, ${r.id},`)
+        );
+        throw new OrderStoreError(
+          `recordIntents: inserting ${
+            failing ? `order ${failing.id}` : `orders ${toInsert.map((r) => r.id).join(", ")}`
+          }` +
+            ` failed: ${describePgError(err)}`,
+          { orderId: failing?.id ?? (toInsert.length === 1 ? toInsert[0].id : null), cause: err },
+        );
+      }
+      const created = new Map(inserted.map((r) => [r.id as string, toOrder(r)]));
+
+      // Rows that existed before (or were created earlier in this batch): read and lock them.
+      const otherIds = [
+        ...new Set(rows.map((r) => r.id).filter((id, i) => !(created.has(id) && firstIndex.get(id) === i))),
+      ];
+      const existing = new Map<string, OrderRecord>();
+      if (otherIds.length > 0) {
+        const found = await tx`
+          select ${tx.unsafe(ORDER_COLUMNS)} from order_history
+          where portfolio_id = ${this.#portfolioId} and id in ${tx(otherIds)}
+          order by id for update`;
+        for (const r of found) existing.set(r.id as string, toOrder(r));
+      }
+
+      const results: IntentResult[] = [];
+      const events: Row[] = [];
+      const conflictEvents: { id: string; status: OrderStatus; msg: string }[] = [];
+      intents.forEach((intent, i) => {
+        const id = rows[i].id;
+        if (created.has(id) && firstIndex.get(id) === i) {
+          const record = created.get(id)!;
+          intent.events.forEach((e, k) => {
+            events.push({
+              portfolio_id: this.#portfolioId,
+              id,
+              seq: k + 1,
+              status: e.status,
+              msg: msgText(e.msg),
+            });
+          });
+          results.push({ outcome: "created", record });
+          return;
+        }
+        const record = existing.get(id);
+        if (!record) {
+          throw new OrderStoreError(`recordIntents: order ${id} was neither inserted nor found`, {
+            orderId: id,
+          });
+        }
+        const hash = intent.request_hash ?? null;
+        if (record.request_hash !== null && record.request_hash === hash) {
+          results.push({ outcome: "duplicate", record });
+          return;
+        }
+        conflictEvents.push({
+          id,
+          status: record.status,
+          msg: JSON.stringify({ event: "conflicting_request", request_hash: hash, source: intent.source }),
+        });
+        results.push({ outcome: "conflict", record });
+      });
+
+      if (events.length > 0) {
+        try {
+          await tx`insert into order_event ${tx(events)}`;
+        } catch (err) {
+          throw new OrderStoreError(`recordIntents: inserting events failed: ${describePgError(err)}`, {
+            cause: err,
+          });
+        }
+      }
+      if (conflictEvents.length > 0) {
+        const next = await this.#nextSeqs(tx, conflictEvents.map((e) => e.id));
+        const conflictRows = conflictEvents.map((e) => {
+          const seq = next.get(e.id)!;
+          next.set(e.id, seq + 1);
+          return { portfolio_id: this.#portfolioId, id: e.id, seq, status: e.status, msg: e.msg };
+        });
+        await tx`insert into order_event ${tx(conflictRows)}`;
+      }
+      return results;
+    });
+  }
+
+  /**
+   * Applies state changes in one transaction: per update, sets `status`, the given `fields` and
+   * `updated_at` on the order's row and appends an `order_event` with the order's next seq. Several updates
+   * of one order in a batch apply in order.
+   *
+   * Replay-safe: when the order's latest events equal (status and `msg`, in order) the first updates of
+   * that order in this batch, those updates were committed before (a retry after a commit whose
+   * acknowledgement was lost, as the outbox does) and are skipped (`event: null`, `record` = the row as it
+   * is). The state machine never produces the same event twice in a row (a fill names its trade id), so a
+   * genuine new update never matches.
+   *
+   * Throws an {@link OrderStoreError} naming the order (an unknown order, a CHECK violation…); nothing of
+   * the batch is then written.
+   */
+  async applyUpdates(updates: readonly OrderUpdate[]): Promise<AppliedUpdate[]> {
+    if (updates.length === 0) return [];
+    const perOrder = new Map<string, number>();
+    for (const u of updates) {
+      if (u.portfolio_id !== this.#portfolioId) {
+        throw new OrderStoreError(
+          `applyUpdates: order ${u.id} belongs to portfolio ${u.portfolio_id}, not ${this.#portfolioId}`,
+          { orderId: u.id },
+        );
+      }
+      perOrder.set(u.id, (perOrder.get(u.id) ?? 0) + 1);
+    }
+    const ids = [...perOrder.keys()].sort();
+    const maxPerOrder = Math.max(...perOrder.values());
+    return await this.#transaction("applyUpdates", async (tx) => {
+      const locked = await tx`
+        select ${tx.unsafe(ORDER_COLUMNS)} from order_history
+        where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
+        order by id for update`;
+      const rows = new Map(locked.map((r) => [r.id as string, toOrder(r)]));
+      const missing = ids.find((id) => !rows.has(id));
+      if (missing !== undefined) {
+        throw new OrderStoreError(
+          `applyUpdates: order ${missing} does not exist in portfolio ${this.#portfolioId}`,
+          { orderId: missing },
+        );
+      }
+      // The latest events of each order (newest first), as many as the batch has updates for it.
+      const tail = await tx`
+        select id, seq, status, msg from (
+          select id, seq, status, msg, row_number() over (partition by id order by seq desc) as rn
+          from order_event where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
+        ) t where rn <= ${maxPerOrder}
+        order by id, seq desc`;
+      const tails = new Map<string, { seq: number; status: string; msg: string | null }[]>();
+      for (const r of tail) {
+        const list = tails.get(r.id as string) ?? [];
+        list.push({ seq: Number(r.seq), status: r.status as string, msg: r.msg as string | null });
+        tails.set(r.id as string, list);
+      }
+      const nextSeq = new Map(ids.map((id) => [id, (tails.get(id)?.[0]?.seq ?? 0) + 1]));
+      const replayed = new Map<string, number>();
+      for (const id of ids) {
+        const own = updates.filter((u) => u.id === id).map((u) => ({
+          status: u.status,
+          msg: JSON.stringify(u.event),
+        }));
+        const events = [...(tails.get(id) ?? [])].reverse(); // oldest first
+        let p = Math.min(own.length, events.length);
+        for (; p > 0; p--) {
+          const from = events.length - p;
+          if (
+            own.slice(0, p).every((u, k) =>
+              events[from + k].status === u.status && events[from + k].msg === u.msg
+            )
+          ) {
+            break;
+          }
+        }
+        replayed.set(id, p);
+      }
+
+      const results: AppliedUpdate[] = [];
+      const eventRows: Row[] = [];
+      const eventSlots: number[] = [];
+      for (const u of updates) {
+        const skip = replayed.get(u.id)!;
+        if (skip > 0) {
+          replayed.set(u.id, skip - 1);
+          results.push({ record: rows.get(u.id)!, event: null });
+          continue;
+        }
+        const set: Row = { status: u.status };
+        for (const k of UPDATE_FIELDS) {
+          const v = u.fields[k];
+          if (v !== undefined) set[k] = v;
+        }
+        let row: Row;
+        try {
+          [row] = await tx`
+            update order_history set ${tx(set)}, updated_at = now()
+            where portfolio_id = ${this.#portfolioId} and id = ${u.id}
+            returning ${tx.unsafe(ORDER_COLUMNS)}`;
+        } catch (err) {
+          throw new OrderStoreError(
+            `applyUpdates: order ${u.id} → ${u.status} ${JSON.stringify(u.fields)}: ${describePgError(err)}`,
+            { orderId: u.id, cause: err },
+          );
+        }
+        const seq = nextSeq.get(u.id)!;
+        nextSeq.set(u.id, seq + 1);
+        const record = toOrder(row);
+        rows.set(u.id, record);
+        eventSlots.push(results.length);
+        results.push({ record, event: null });
+        eventRows.push({
+          portfolio_id: this.#portfolioId,
+          id: u.id,
+          seq,
+          status: u.status,
+          msg: JSON.stringify(u.event),
+        });
+      }
+      if (eventRows.length > 0) {
+        let inserted: Row[];
+        try {
+          inserted = await tx`
+            insert into order_event ${tx(eventRows)}
+            returning ${tx.unsafe(EVENT_COLUMNS)}`;
+        } catch (err) {
+          throw new OrderStoreError(`applyUpdates: appending events failed: ${describePgError(err)}`, {
+            cause: err,
+          });
+        }
+        const byKey = new Map(inserted.map((r) => [`${r.id}\u0000${r.seq}`, toEvent(r)]));
+        eventSlots.forEach((slot, k) => {
+          results[slot].event = byKey.get(`${eventRows[k].id}\u0000${eventRows[k].seq}`) ?? null;
+        });
+      }
+      return results;
+    });
+  }
+
+  /**
+   * Records fills (deduplicated by `(portfolio_id, trade_id)`: a trade seen again is ignored) in one
+   * transaction. Returns the ids of the trades inserted now, in input order.
+   */
+  async recordTrades(trades: readonly TradeInput[]): Promise<string[]> {
+    if (trades.length === 0) return [];
+    const seen = new Set<string>();
+    const rows: Row[] = [];
+    for (const { trade, order_id } of trades) {
+      if (seen.has(trade.trade_id)) continue;
+      seen.add(trade.trade_id);
+      rows.push({
+        portfolio_id: this.#portfolioId,
+        trade_id: trade.trade_id,
+        order_id,
+        broker_order_id: trade.broker_order_id,
+        symbol: trade.symbol,
+        direction: trade.direction,
+        offset: trade.offset,
+        price: trade.price,
+        volume: trade.volume,
+        commission: Number.isFinite(trade.commission) ? trade.commission : null,
+        trade_date_time: new Date(trade.trade_time_ms),
+      });
+    }
+    return await this.#transaction("recordTrades", async (tx) => {
+      try {
+        const inserted = await tx`
+          insert into trade ${tx(rows)} on conflict (portfolio_id, trade_id) do nothing returning trade_id`;
+        const ids = new Set(inserted.map((r) => r.trade_id as string));
+        return rows.map((r) => r.trade_id as string).filter((id) => ids.has(id));
+      } catch (err) {
+        throw new OrderStoreError(`recordTrades: ${describePgError(err)}`, { cause: err });
+      }
+    });
+  }
+
+  /**
+   * Records an order placed outside this service (another terminal): `source` `external`, `id` =
+   * `broker_order_id`, status derived from the view (and `fills`, when given), one event
+   * `{"event":"external", …}`. Idempotent: an order already recorded under that id or broker order id is
+   * returned as it is (`created: false`), nothing written.
+   */
+  async recordExternalOrder(
+    view: BrokerOrderView,
+    options: ExternalOrderOptions = {},
+  ): Promise<{ created: boolean; record: OrderRecord }> {
+    const fills = options.fills ?? { filled: 0, avgPrice: null };
+    const status = deriveStatus(view, fills);
+    const exchangeId = view.exchange_order_id.trim();
+    const row: Row = {
+      portfolio_id: this.#portfolioId,
+      id: view.broker_order_id,
+      status,
+      symbol: view.symbol,
+      direction: view.direction,
+      offset: view.offset,
+      volume: view.volume_orign,
+      limit_price: view.limit_price,
+      price_type: view.price_type,
+      time_condition: view.time_condition,
+      volume_condition: view.volume_condition,
+      filled_quantity: fills.filled,
+      volume_left: view.volume_left,
+      avg_fill_price: fills.avgPrice,
+      exchange_order_id: exchangeId === "" ? null : exchangeId,
+      broker_order_id: view.broker_order_id,
+      last_msg: view.last_msg,
+      reject_reason: status === "REJECTED" ? brokerRejectReason(view.last_msg) : null,
+      source: "external",
+      request_hash: null,
+      parent_id: null,
+      trading_day: options.trading_day ?? null,
+    };
+    const msg = {
+      event: "external",
+      broker_order_id: view.broker_order_id,
+      exchange_order_id: exchangeId,
+      broker_status: view.status,
+      volume_left: view.volume_left,
+      filled_quantity: fills.filled,
+      last_msg: view.last_msg,
+    };
+    return await this.#transaction("recordExternalOrder", async (tx) => {
+      const findExisting = async () => {
+        const [found] = await tx`
+          select ${tx.unsafe(ORDER_COLUMNS)} from order_history
+          where (portfolio_id = ${this.#portfolioId} and id = ${view.broker_order_id})
+             or broker_order_id = ${view.broker_order_id}
+          limit 1`;
+        return found ? toOrder(found) : null;
+      };
+      const before = await findExisting();
+      if (before) return { created: false, record: before };
+      let inserted: Row[];
+      try {
+        inserted = await tx`
+          insert into order_history ${tx(row)} on conflict do nothing
+          returning ${tx.unsafe(ORDER_COLUMNS)}`;
+      } catch (err) {
+        throw new OrderStoreError(
+          `recordExternalOrder: order ${view.broker_order_id}: ${describePgError(err)}`,
+          { orderId: view.broker_order_id, cause: err },
+        );
+      }
+      if (inserted.length === 0) {
+        const raced = await findExisting();
+        if (!raced) {
+          throw new OrderStoreError(
+            `recordExternalOrder: order ${view.broker_order_id} neither inserted nor found`,
+            {
+              orderId: view.broker_order_id,
+            },
+          );
+        }
+        return { created: false, record: raced };
+      }
+      await tx`insert into order_event ${
+        tx({
+          portfolio_id: this.#portfolioId,
+          id: view.broker_order_id,
+          seq: 1,
+          status,
+          msg: JSON.stringify(msg),
+        })
+      }`;
+      return { created: true, record: toOrder(inserted[0]) };
+    });
+  }
+
+  /** One order with its events (by seq), or null. */
+  async getOrder(id: string): Promise<{ record: OrderRecord; events: OrderEventRecord[] } | null> {
+    const [row] = await this.#sql`
+      select ${this.#sql.unsafe(ORDER_COLUMNS)} from order_history
+      where portfolio_id = ${this.#portfolioId} and id = ${id}`;
+    if (!row) return null;
+    const events = await this.#sql`
+      select ${this.#sql.unsafe(EVENT_COLUMNS)} from order_event
+      where portfolio_id = ${this.#portfolioId} and id = ${id} order by seq`;
+    return { record: toOrder(row), events: events.map(toEvent) };
+  }
+
+  /** The order recorded with this broker order id, or null. */
+  async getOrderByBrokerId(brokerOrderId: string): Promise<OrderRecord | null> {
+    const [row] = await this.#sql`
+      select ${this.#sql.unsafe(ORDER_COLUMNS)} from order_history
+      where portfolio_id = ${this.#portfolioId} and broker_order_id = ${brokerOrderId}`;
+    return row ? toOrder(row) : null;
+  }
+
+  /** Orders, newest first (`created_at` desc, then `id` desc), filtered by status and symbol. */
+  async listOrders(options: ListOrdersOptions = {}): Promise<OrderRecord[]> {
+    const sql = this.#sql;
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
+    if (!Number.isFinite(limit)) throw new RangeError("listOrders: limit must be a number");
+    const status = options.status ? sql`and status = ${options.status}` : sql``;
+    const symbol = options.symbol ? sql`and symbol = ${options.symbol}` : sql``;
+    let before = sql``;
+    if (options.before !== undefined) {
+      before = options.beforeId !== undefined
+        ? sql`and (created_at, id) < (${options.before}::text::timestamptz, ${options.beforeId})`
+        : sql`and created_at < ${options.before}::text::timestamptz`;
+    }
+    const rows = await sql`
+      select ${sql.unsafe(ORDER_COLUMNS)} from order_history
+      where portfolio_id = ${this.#portfolioId} ${status} ${symbol} ${before}
+      order by created_at desc, id desc
+      limit ${limit}`;
+    return rows.map(toOrder);
+  }
+
+  /** Orders that may still change ({@link OPEN_STATUSES}), oldest first. */
+  async openOrders(): Promise<OrderRecord[]> {
+    const rows = await this.#sql`
+      select ${this.#sql.unsafe(ORDER_COLUMNS)} from order_history
+      where portfolio_id = ${this.#portfolioId} and status in ${this.#sql(OPEN_STATUSES as OrderStatus[])}
+      order by created_at, id`;
+    return rows.map(toOrder);
+  }
+
+  /** The trades of a client order, by trade time then trade id. */
+  async tradesOf(id: string): Promise<TradeRecord[]> {
+    const rows = await this.#sql`
+      select ${this.#sql.unsafe(TRADE_COLUMNS)} from trade
+      where portfolio_id = ${this.#portfolioId} and order_id = ${id}
+      order by trade_date_time, trade_id`;
+    return rows.map(toTrade);
+  }
+
+  /** The fills of a broker order, in time order: what a `FillLedger` is rebuilt from after a restart. */
+  async fillsOf(brokerOrderId: string): Promise<FillTrade[]> {
+    const rows = await this.#sql`
+      select trade_id, price, volume from trade
+      where portfolio_id = ${this.#portfolioId} and broker_order_id = ${brokerOrderId}
+      order by trade_date_time, created_at, trade_id`;
+    return rows.map((r) => ({
+      trade_id: r.trade_id as string,
+      price: Number(r.price),
+      volume: Number(r.volume),
+    }));
+  }
+
+  #intentRow(intent: NewOrder): Row & { id: string } {
+    const r = intent.request as Partial<InsertRequest> & RejectedRequest;
+    const id = r.order_id;
+    if (typeof id !== "string" || id === "") {
+      throw new OrderStoreError("recordIntents: an intent has no order_id");
+    }
+    if (intent.status !== "REJECTED") {
+      if (r.portfolio_id !== undefined && r.portfolio_id !== null && r.portfolio_id !== this.#portfolioId) {
+        throw new OrderStoreError(
+          `recordIntents: order ${id} is for portfolio ${r.portfolio_id}, this store writes ${this.#portfolioId}`,
+          { orderId: id },
+        );
+      }
+      const missing = (["symbol", "direction", "offset", "volume"] as const).filter((k) => r[k] == null);
+      if (missing.length > 0) {
+        throw new OrderStoreError(
+          `recordIntents: order ${id} (${intent.status}) lacks ${
+            missing.join(", ")
+          }; only a REJECTED intent may`,
+          { orderId: id },
+        );
+      }
+    }
+    if (intent.events.length === 0) {
+      throw new OrderStoreError(`recordIntents: order ${id} has no events`, { orderId: id });
+    }
+    // A refused request keeps what could be read of it; a value the columns cannot hold (it may be why the
+    // request was refused) is stored as null, so the refusal itself is always recorded.
+    const rejected = intent.status === "REJECTED";
+    const keep = <V>(v: V | null | undefined, ok: (x: unknown) => boolean): V | null =>
+      v === undefined || v === null ? null : (!rejected || ok(v) ? v : null);
+    const isText = (x: unknown) => typeof x === "string";
+    const oneOf = (values: readonly string[]) => (x: unknown) => typeof x === "string" && values.includes(x);
+    const volume = keep(
+      r.volume,
+      (x) => Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) < 2 ** 31,
+    );
+    return {
+      portfolio_id: this.#portfolioId,
+      id,
+      status: intent.status,
+      symbol: keep(r.symbol, isText),
+      direction: keep(r.direction, oneOf(["BUY", "SELL"])),
+      offset: keep(r.offset, oneOf(["OPEN", "CLOSE", "CLOSETODAY"])),
+      volume,
+      limit_price: keep(r.limit_price, (x) => typeof x === "number" && Number.isFinite(x)),
+      price_type: keep(r.price_type, oneOf(["LIMIT", "ANY", "BEST", "FIVELEVEL"])),
+      time_condition: keep(r.time_condition, oneOf(["IOC", "GFS", "GFD", "GTD", "GTC", "GFA"])),
+      volume_condition: keep(r.volume_condition, oneOf(["ANY", "MIN", "ALL"])),
+      volume_left: typeof volume === "number" && Number.isSafeInteger(volume) && volume >= 1 ? volume : null,
+      broker_order_id: intent.broker_order_id ?? null,
+      reject_reason: intent.reject_reason ?? null,
+      source: intent.source,
+      request_hash: intent.request_hash ?? null,
+      parent_id: intent.parent_id ?? null,
+      trading_day: keep(intent.trading_day, (x) => typeof x === "string" && /^[0-9]{8}$/.test(x)),
+    };
+  }
+
+  /** Next seq per order (`coalesce(max(seq), 0) + 1`); the caller holds the orders' row locks. */
+  async #nextSeqs(tx: Tx, ids: string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(ids)];
+    const rows = await tx`
+      select id, coalesce(max(seq), 0) + 1 as next from order_event
+      where portfolio_id = ${this.#portfolioId} and id in ${tx(unique)}
+      group by id`;
+    const next = new Map<string, number>(unique.map((id) => [id, 1]));
+    for (const r of rows) next.set(r.id as string, Number(r.next));
+    return next;
+  }
+
+  async #transaction<T>(what: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    try {
+      return await this.#sql.begin(fn) as T;
+    } catch (err) {
+      if (err instanceof OrderStoreError) throw err;
+      throw new OrderStoreError(`${what}: ${describePgError(err)}`, { cause: err });
+    }
+  }
+}
