@@ -11,6 +11,7 @@ import { type Sim, startSim } from "./sim/mod.ts";
 import { closeDatabase, connectDatabase, describeDatabase } from "./store/pg/connect.ts";
 import { migrate } from "./store/pg/migrate.ts";
 import { buildService } from "./service.ts";
+import { installProcessGuards } from "./process_guards.ts";
 
 /** The sim exchange as a lifecycle component; `sim()` is set once started. */
 export function simComponent(config: SimConfig): Component & { sim(): Sim } {
@@ -57,8 +58,13 @@ export async function runSim(config: Config): Promise<number> {
 
 /** `main.ts serve`: run the whole service until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runServe(config: Config): Promise<number> {
-  const service = buildService(config);
-  return await runUntilSignal(service.lifecycle);
+  const removeGuards = installProcessGuards();
+  try {
+    const service = buildService(config);
+    return await runUntilSignal(service.lifecycle);
+  } finally {
+    removeGuards();
+  }
 }
 
 /** `main.ts migrate`: create or migrate the database tables, then exit; resolves with the exit code. */

@@ -23,6 +23,7 @@ import { parseBrokerOrderId } from "../broker/order_ids.ts";
 import type { OrderStore, TradeInput } from "../store/pg/order_store.ts";
 import { FillLedger, isAnomaly, nextUpdate } from "./order_state.ts";
 import { Outbox } from "./outbox.ts";
+import { aggregateSplit, childOrderId, type SplitSuffix } from "./close_split.ts";
 import { type OrderRecord, type OrderUpdate, TERMINAL_STATUSES } from "./types.ts";
 
 /** What the outbox carries, in order. */
@@ -36,6 +37,12 @@ interface Entry {
   record: OrderRecord;
   ledger: FillLedger;
   view: BrokerOrderView | null;
+}
+
+/** A split parent (never sent itself) and its children's latest records. */
+interface SplitParent {
+  record: OrderRecord;
+  children: Map<string, OrderRecord>;
 }
 
 /** Options of {@linkcode OrderTracker}. */
@@ -55,8 +62,13 @@ export class OrderTracker {
   readonly #open = new Map<string, Entry>();
   readonly #outbox: Outbox<TrackerWrite>;
   readonly #externalLedgers = new Map<string, FillLedger>();
+  /** Open split parents by id, and the parent id of each of their children. */
+  readonly #parents = new Map<string, SplitParent>();
+  readonly #childParent = new Map<string, string>();
   #tradingDay = "";
   #wasReady = false;
+  /** Orders to re-derive once the current frame's events are all in (see {@linkcode #schedule}). */
+  readonly #dirty = new Set<Entry>();
 
   constructor(private readonly store: OrderStore, private readonly options: OrderTrackerOptions) {
     this.#outbox = new Outbox<TrackerWrite>((batch) => this.#write(batch), {
@@ -78,7 +90,49 @@ export class OrderTracker {
       const fills = await this.store.fillsOf(record.broker_order_id);
       this.#open.set(record.broker_order_id, { record, ledger: FillLedger.from(fills), view: null });
     }
+    // Split parents (open, never sent: no broker order id): their children, then their aggregate, which
+    // may have moved while the service was down.
+    for (const record of open) {
+      if (record.broker_order_id) continue;
+      const children: OrderRecord[] = [];
+      for (const suffix of ["closetoday", "close"] as SplitSuffix[]) {
+        const child = await this.store.getOrder(childOrderId(record.id, suffix));
+        if (child && child.record.parent_id === record.id) {
+          const open = child.record.broker_order_id
+            ? this.#open.get(child.record.broker_order_id)
+            : undefined;
+          children.push(open?.record ?? child.record);
+        }
+      }
+      if (children.length > 0) this.trackSplit(record, children);
+    }
     return this.#open.size;
+  }
+
+  /** Track a split parent and its children (the children were just recorded as sent, or loaded). */
+  trackSplit(parent: OrderRecord, children: readonly OrderRecord[]): void {
+    const entry: SplitParent = { record: parent, children: new Map() };
+    this.#parents.set(parent.id, entry);
+    for (const child of children) {
+      entry.children.set(child.id, child);
+      this.#childParent.set(child.id, parent.id);
+      this.track(child);
+    }
+    this.#recomputeParent(parent.id);
+  }
+
+  /** The open children of a split parent (empty when `parentId` is not an open split parent). */
+  childrenOf(parentId: string): OrderRecord[] {
+    const entry = this.#parents.get(parentId);
+    if (!entry) return [];
+    return [...entry.children.values()].map((c) =>
+      (c.broker_order_id && this.#open.get(c.broker_order_id)?.record) || c
+    );
+  }
+
+  /** The tracked record of an open split parent. */
+  openParent(parentId: string): OrderRecord | undefined {
+    return this.#parents.get(parentId)?.record;
   }
 
   /** Start tracking an order whose intent was just recorded as sent. */
@@ -99,6 +153,13 @@ export class OrderTracker {
       }
     }
     this.#push({ kind: "update", update });
+    if (brokerOrderId) {
+      const record = this.#open.get(brokerOrderId)?.record;
+      const parentId = this.#childParent.get(update.id);
+      const entry = parentId ? this.#parents.get(parentId) : undefined;
+      const child = record ?? entry?.children.get(update.id);
+      if (entry && child) this.#childChanged(record ?? applied(child, update));
+    }
   }
 
   /** The tracked (open) record of a broker order id. */
@@ -176,7 +237,7 @@ export class OrderTracker {
     if (entry) {
       entry.view = view;
       this.options.onSettled?.(view.broker_order_id);
-      this.#advance(entry);
+      this.#schedule(entry);
       return;
     }
     if (parseBrokerOrderId(view.broker_order_id, this.options.portfolioId)) {
@@ -194,7 +255,7 @@ export class OrderTracker {
     const orderId = entry?.record.id ?? parsed?.clientOrderId ?? trade.broker_order_id;
     this.#push({ kind: "trade", input: { trade, order_id: orderId } });
     if (entry) {
-      if (entry.ledger.add(trade)) this.#advance(entry);
+      if (entry.ledger.add(trade)) this.#schedule(entry);
       return;
     }
     if (!parsed) {
@@ -213,7 +274,7 @@ export class OrderTracker {
       if (view) {
         entry.view = view;
         this.options.onSettled?.(id);
-        this.#advance(entry);
+        this.#schedule(entry);
         continue;
       }
       this.options.onSettled?.(id);
@@ -259,6 +320,22 @@ export class OrderTracker {
     }
   }
 
+  /**
+   * The broker emits one frame's changes as consecutive events (a fill's trade before the order it
+   * finished); deriving after the last of them sees the order and its fills together, so a one-lot fill is
+   * FILLED at once, never PARTIALLY_FILLED on the way.
+   */
+  #schedule(entry: Entry): void {
+    if (this.#dirty.size === 0) {
+      queueMicrotask(() => {
+        const entries = [...this.#dirty];
+        this.#dirty.clear();
+        for (const e of entries) this.#advance(e);
+      });
+    }
+    this.#dirty.add(entry);
+  }
+
   #advance(entry: Entry): void {
     if (!entry.view) return;
     const result = nextUpdate(entry.record, entry.view, entry.ledger);
@@ -287,6 +364,61 @@ export class OrderTracker {
     });
     this.#push({ kind: "update", update });
     this.options.onUpdate?.(entry.record, update);
+    if (this.#childParent.has(entry.record.id)) this.#childChanged(entry.record);
+  }
+
+  /** A split child changed: record its parent's new aggregate (after the child's own update). */
+  #childChanged(child: OrderRecord): void {
+    const parentId = this.#childParent.get(child.id);
+    const entry = parentId ? this.#parents.get(parentId) : undefined;
+    if (!entry) return;
+    entry.children.set(child.id, child);
+    this.#recomputeParent(entry.record.id, child);
+  }
+
+  #recomputeParent(parentId: string, cause?: OrderRecord): void {
+    const entry = this.#parents.get(parentId);
+    if (!entry) return;
+    const a = aggregateSplit([...entry.children.values()]);
+    const r = entry.record;
+    if (
+      a.status !== r.status || a.filled_quantity !== r.filled_quantity || a.volume_left !== r.volume_left ||
+      a.avg_fill_price !== r.avg_fill_price
+    ) {
+      const update: OrderUpdate = {
+        portfolio_id: r.portfolio_id,
+        id: r.id,
+        status: a.status,
+        fields: {
+          filled_quantity: a.filled_quantity,
+          volume_left: a.volume_left,
+          ...(a.avg_fill_price !== null ? { avg_fill_price: a.avg_fill_price } : {}),
+          ...(a.reject_reason !== null ? { reject_reason: a.reject_reason } : {}),
+        },
+        event: {
+          event: "children",
+          ...(cause ? { child_id: cause.id, child_status: cause.status } : {}),
+          children: [...entry.children.values()].map((c) => ({
+            id: c.id,
+            status: c.status,
+            filled_quantity: c.filled_quantity,
+          })),
+        },
+      };
+      entry.record = applied(r, update);
+      this.options.log.info("split order {order_id} → {status} ({filled} filled)", {
+        order_id: r.id,
+        portfolio_id: r.portfolio_id,
+        status: a.status,
+        filled: a.filled_quantity,
+      });
+      this.#push({ kind: "update", update });
+      this.options.onUpdate?.(entry.record, update);
+    }
+    if (TERMINAL_STATUSES.has(entry.record.status)) {
+      this.#parents.delete(parentId);
+      for (const id of entry.children.keys()) this.#childParent.delete(id);
+    }
   }
 
   #push(write: TrackerWrite): void {
