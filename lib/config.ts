@@ -127,7 +127,20 @@ const serverDatabaseSchema = z.strictObject({
 const httpSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: port().default(8080),
+  /** Bearer token with full access (scopes `read` and `trade`); empty = no authentication. */
   token: str().default(""),
+  /** Optional second bearer token with the `read` scope only (GET routes and the stream). */
+  read_token: str().default(""),
+  /** Origins allowed by CORS (`https://desk.example`, or `*`); empty = CORS off (no headers sent). */
+  cors_origins: z.array(z.string().min(1)).default([]),
+  /** Largest accepted request body in bytes (413 above). */
+  max_body_bytes: z.preprocess(numeric, z.number().int().min(1024).max(16 * 1024 * 1024)).default(65536),
+}).refine((h) => h.read_token === "" || h.token !== "", {
+  message: "read_token needs token to be set too (token is the full-access one)",
+  path: ["read_token"],
+}).refine((h) => h.read_token === "" || h.read_token !== h.token, {
+  message: "must differ from http.token",
+  path: ["read_token"],
 });
 
 const logSchema = z.strictObject({
@@ -534,8 +547,8 @@ export function redactUrl(url: string): string {
 
 /**
  * A copy of `config` with every secret replaced by `"***"` (an empty secret stays empty, so an unset one
- * shows as unset): tq.password, tq.account_password, redis.password, database.password, http.token, the
- * password in rabbitmq.url and the sim account passwords.
+ * shows as unset): tq.password, tq.account_password, redis.password, database.password, http.token,
+ * http.read_token, the password in rabbitmq.url and the sim account passwords.
  */
 export function redactConfig(config: Config): Config {
   const c = structuredClone(config);
@@ -546,6 +559,7 @@ export function redactConfig(config: Config): Config {
   if (c.rabbitmq) c.rabbitmq.url = redactUrl(c.rabbitmq.url);
   if (!isEmbeddedDatabase(c.database)) c.database.password = redact(c.database.password);
   c.http.token = redact(c.http.token);
+  c.http.read_token = redact(c.http.read_token);
   for (const a of c.sim.accounts) a.password = redact(a.password);
   return c;
 }

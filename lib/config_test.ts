@@ -38,7 +38,14 @@ Deno.test("config: an empty file gives the documented defaults", () => {
       reconnect: { initial_ms: 1000, max_ms: 60000, alarm_after_s: 120 },
     },
     database: { embedded: "./data/pg", schema: "public" },
-    http: { host: "127.0.0.1", port: 8080, token: "" },
+    http: {
+      host: "127.0.0.1",
+      port: 8080,
+      token: "",
+      read_token: "",
+      cors_origins: [],
+      max_body_bytes: 65536,
+    },
     log: { file: "tqsdk_broker_connect.log", level: "info", format: "text" },
     sim: {
       host: "127.0.0.1",
@@ -83,7 +90,14 @@ Deno.test("config: the embedded default is sim with an embedded database and no 
   assertEquals(c.redis, undefined);
   assertEquals(c.rabbitmq, undefined);
   assertEquals(c.sim.port, 7788);
-  assertEquals(c.http, { host: "127.0.0.1", port: 8080, token: "" });
+  assertEquals(c.http, {
+    host: "127.0.0.1",
+    port: 8080,
+    token: "",
+    read_token: "",
+    cors_origins: [],
+    max_body_bytes: 65536,
+  });
 });
 
 Deno.test("config: the commented production sections of the default are valid when uncommented", () => {
@@ -379,4 +393,25 @@ Deno.test("config: risk section: the shipped values are the defaults; overrides,
   assertEquals(problems("risk: {cancel_warn_per_contract: 450, cancel_limit_per_contract: 420}"), [
     "risk.cancel_warn_per_contract: must be <= cancel_limit_per_contract (420)",
   ]);
+});
+
+Deno.test("config: http scopes, CORS and body limit", () => {
+  const c = parseConfig(
+    "http: {token: '${T}', read_token: '${R}', cors_origins: [https://desk.example], max_body_bytes: 2048}",
+    "t",
+    { env: { T: "full-secret", R: "read-secret" } },
+  );
+  assertEquals(c.http.token, "full-secret");
+  assertEquals(c.http.read_token, "read-secret");
+  assertEquals(c.http.cors_origins, ["https://desk.example"]);
+  assertEquals(c.http.max_body_bytes, 2048);
+  const shown = redactConfig(c);
+  assertEquals([shown.http.token, shown.http.read_token], ["***", "***"]);
+  assertEquals(problems("http: {read_token: r}"), [
+    "http.read_token: read_token needs token to be set too (token is the full-access one)",
+  ]);
+  assertEquals(problems("http: {token: same, read_token: same}"), [
+    "http.read_token: must differ from http.token",
+  ]);
+  assertEquals(problems("http: {max_body_bytes: 10}"), ["http.max_body_bytes: must be >= 1024"]);
 });

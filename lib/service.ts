@@ -46,6 +46,20 @@ import { accountRoutes } from "../routes/account.ts";
 import { wsRoutes } from "../routes/ws.ts";
 import { orderRoutes } from "../routes/orders.ts";
 import { type Sim, startSim } from "./sim/mod.ts";
+import { brokerCheckDeps, KillSwitch, parseControlMessage } from "./orders/kill_switch.ts";
+import { KillSwitchStore } from "./store/pg/kill_switch_store.ts";
+import { parseBrokerOrderId } from "./broker/order_ids.ts";
+import { formatFieldErrors } from "./orders/request_schema.ts";
+import { killSwitchRoutes } from "../routes/kill_switch.ts";
+import { observeExecutor, ServiceMetrics } from "./metrics.ts";
+import { applyHttpMiddleware } from "./http/middleware.ts";
+import { bindWarning } from "./http/auth.ts";
+import { exchangeTimeFromQuotes } from "./http/health.ts";
+import { buildOpenApiDocument } from "./http/openapi.ts";
+import { IntradaySeries } from "./http/page/intraday.ts";
+import { metricsRoutes } from "../routes/metrics.ts";
+import { docsRoutes } from "../routes/docs.ts";
+import { pageRoutes } from "../routes/page.ts";
 
 /** Test and embedding knobs of {@linkcode buildService}. */
 export interface ServiceOptions {
@@ -66,6 +80,12 @@ export interface Service {
   readonly intake: RabbitIntake | null;
   readonly lease: Lease | null;
   readonly tracker: OrderTracker | null;
+  /** The kill switch (set once the order path is built). */
+  readonly killSwitch: KillSwitch | null;
+  /** Prometheus metrics (`GET /metrics`). */
+  readonly metrics: ServiceMetrics;
+  /** The HTTP app (set once the HTTP component started). */
+  readonly app: Hono | null;
 }
 
 /** Build the service for `config` (nothing starts until `lifecycle.start()`). */
@@ -74,6 +94,10 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   const portfolioId = config.tq.portfolio_id;
   const schema = config.database.schema;
   const lifecycle = new Lifecycle();
+  const metrics = new ServiceMetrics({ portfolioId });
+  let httpApp: Hono | null = null;
+  let unsubscribeMetrics: (() => void) | null = null;
+  let series: IntradaySeries | null = null;
   const parts: {
     sql: Database | null;
     leaseSql: Database | null;
@@ -145,6 +169,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   const rules = new PreTradeRules(config.risk);
   let gate: SendGate | null = null;
   let executor: OrderExecutor | null = null;
+  let killSwitch: KillSwitch | null = null;
+  let killSwitchStore: KillSwitchStore | null = null;
   let unsubscribeTracker: (() => void) | null = null;
   let unsubscribeView: (() => void) | null = null;
 
@@ -157,6 +183,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       portfolioId,
       log: getLogger("orders.tracker"),
       onSettled: (id) => gate?.settled(id),
+      onUpdate: (record, update) => metrics.orderUpdate(record, update),
+      onWriteError: () => metrics.sinkError("postgresql"),
     });
     const open = await parts.tracker.load();
     if (open > 0) {
@@ -165,19 +193,56 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     const tracker = parts.tracker;
     unsubscribeTracker = broker.subscribe((event: BrokerEvent) => tracker.handle(event));
     const checks = preTradeChecks(rules, { broker, portfolioId, now: Date.now, tradingDay });
+    // The kill switch: loaded before any request is taken, checked before the pre-trade rules.
+    killSwitchStore = new KillSwitchStore(need(parts.sql, "database"), { portfolioId });
+    const ks = new KillSwitch(killSwitchStore, { portfolioId, log: getLogger("orders.kill_switch") });
+    await ks.load();
+    killSwitch = ks;
     gate = new SendGate(broker, {
       isLeader: () => parts.lease?.held ?? false,
-      insertChecks: checks.insert,
+      insertChecks: [ks.check(brokerCheckDeps(broker, portfolioId)), ...checks.insert],
       cancelChecks: checks.cancel,
-      onSent: checks.onSent,
+      onSent: (kind, id) => {
+        checks.onSent(kind, id);
+        metrics.sent(kind, id);
+      },
     });
     executor = new OrderExecutor(store, gate, tracker, {
       portfolioId,
       log: getLogger("orders"),
       tradingDay,
       prepare: (request) => awaitQuote(broker, request.symbol, options.quoteWaitMs ?? 2000),
+      splitContext: (symbol) => {
+        const snapshot = broker.snapshot();
+        if (!snapshot) return null;
+        const unseen = (gate?.pending() ?? []).filter((o) =>
+          o.symbol === symbol && !snapshot.orders[o.broker_order_id]
+        );
+        return { position: snapshot.positions[symbol], unseen };
+      },
+    });
+    observeExecutor(executor, metrics);
+    unsubscribeMetrics = broker.subscribe((event) => {
+      if (event.type === "state") metrics.brokerState(event.state);
+    });
+    const exec = executor;
+    ks.attachFlatten({
+      snapshot: () => broker.snapshot(),
+      quote: (symbol) => broker.quote(symbol),
+      instrument: (symbol) => broker.instrument(symbol),
+      awaitQuote: (symbol) => awaitQuote(broker, symbol, options.quoteWaitMs ?? 2000),
+      ours: (brokerOrderId) => {
+        const id = parseBrokerOrderId(brokerOrderId, portfolioId);
+        return id === null ? null : id.suffix ? `${id.clientOrderId}~${id.suffix}` : id.clientOrderId;
+      },
+      cancel: (orderId) => exec.cancel({ order_id: orderId, portfolio_id: portfolioId, request_id: null }),
+      submit: (request, source) => exec.submit({ kind: "insert", request }, source),
+      maxOrderVolume: (symbol) =>
+        rules.limitsFor(symbol, broker.instrument(symbol)?.product_id).max_order_volume,
     });
   }, async () => {
+    await killSwitch?.settled();
+    unsubscribeMetrics?.();
     unsubscribeTracker?.();
     const left = await parts.tracker?.stop(5000);
     if (left) log.error("{count} broker update(s) could not be recorded before stopping", { count: left });
@@ -280,16 +345,64 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       };
     }
     const app: Hono = createApiApp();
-    app.route("/", healthRoutes({ brokerState: () => broker.state(), components }));
+    // request id, access log, CORS, bearer-token scopes, body limit (lib/http/middleware.ts)
+    applyHttpMiddleware(app, {
+      tokens: { token: config.http.token, read_token: config.http.read_token },
+      corsOrigins: config.http.cors_origins,
+      maxBodyBytes: config.http.max_body_bytes,
+      onRequest: (info) => metrics.httpRequest(info),
+    });
+    metrics.setSources({
+      confirmedAt: () => view.confirmedAt(),
+      brokerState: () => broker.state(),
+      ws: () => hub.stats(),
+      redis: parts.writer ? (() => parts.writer!.status()) : undefined,
+      rabbitmq: config.rabbitmq ? () => ({ connected: parts.intake?.state().connected ?? false }) : undefined,
+      postgresql: () => ({ ok: (parts.tracker?.lastError() ?? null) === null }),
+    });
+    series = new IntradaySeries(view);
+    series.sample();
+    const market = {
+      symbols: () => [...view.symbols(), ...view.orders().map((o) => o.symbol)],
+      tradingTime: (symbol: string) => broker.instrument(symbol)?.trading_time,
+      exchangeNow: () => {
+        const quotes = [];
+        for (const s of new Set([...view.symbols(), ...view.orders().map((o) => o.symbol)])) {
+          const q = broker.quote(s);
+          if (q) quotes.push(q);
+        }
+        return exchangeTimeFromQuotes(quotes);
+      },
+    };
+    app.route("/", healthRoutes({ brokerState: () => broker.state(), components, market }));
+    app.route("/", metricsRoutes(metrics));
+    app.route("/", docsRoutes({ document: () => buildOpenApiDocument() }));
+    app.route("/", pageRoutes({ portfolioId, series }));
     app.route("/", positionRoutes(view));
     app.route("/", accountRoutes(view));
     app.route("/", wsRoutes(hub));
     app.route("/", orderRoutes({ portfolioId, executor: need(executor, "executor"), store }));
+    const ksStore = need(killSwitchStore, "kill switch store");
+    app.route(
+      "/",
+      killSwitchRoutes({
+        killSwitch: need(killSwitch, "kill switch"),
+        history: (limit) => ksStore.history({ limit }),
+      }),
+    );
+    const warning = bindWarning(config.http.host, config.http);
+    if (warning) log.warn(warning);
+    httpApp = app;
     parts.http = await startHttpServer(app, { host: config.http.host, port: config.http.port });
-    log.info("HTTP API on {url}", { url: parts.http.url });
+    log.info("HTTP API on {url} (authentication {auth})", {
+      url: parts.http.url,
+      auth: config.http.token ? (config.http.read_token ? "on: token + read_token" : "on: token") : "OFF",
+    });
   }, async () => {
     await parts.http?.close();
     parts.http = null;
+    series?.close();
+    series = null;
   }));
 
   // --- intake -----------------------------------------------------------------------------------------
@@ -297,10 +410,25 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     const rabbit = config.rabbitmq;
     lifecycle.add(component("intake", async () => {
       const exec = need(executor, "executor");
+      const ks = need(killSwitch, "kill switch");
+      const intakeOptions = { onState: (s: { connected: boolean }) => metrics.rabbitmqState(s.connected) };
       parts.intake = new RabbitIntake({ ...rabbit, portfolio_id: portfolioId }, async (delivery) => {
+        // A control message (`{"type":"KILL_SWITCH",…}`) first; anything else is an order request.
+        const control = parseControlMessage(delivery.body, { portfolioId });
+        if (control?.kind === "invalid") {
+          return { action: "dead_letter", reason: formatFieldErrors(control.errors), fields: control.errors };
+        }
+        if (control) {
+          try {
+            await ks.set(control.change, { source: "rabbitmq" });
+            return { action: "ack" };
+          } catch (e) {
+            return { action: "requeue", reason: `kill switch not changed: ${(e as Error).message}` };
+          }
+        }
         const parsed = parseOrderRequest(delivery.body, { portfolioId });
         return intakeAnswer(await exec.handle(parsed, "rabbitmq"));
-      });
+      }, intakeOptions);
       await parts.intake.start();
       if (!(parts.lease?.held ?? false)) parts.intake.pause();
     }, async () => {
@@ -330,6 +458,13 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     },
     get tracker() {
       return parts.tracker;
+    },
+    get killSwitch() {
+      return killSwitch;
+    },
+    metrics,
+    get app() {
+      return httpApp;
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import type { BrokerState } from "../lib/broker/types.ts";
-import { buildHealth, type HealthComponentFn } from "../lib/http/health.ts";
+import { buildHealth, type HealthComponentFn, type MarketSource } from "../lib/http/health.ts";
 
 /** Dependencies of {@link healthRoutes}. */
 export interface HealthRouteDeps {
@@ -14,13 +14,15 @@ export interface HealthRouteDeps {
   brokerState: () => BrokerState;
   /** Other components by name (`redis`, `database`, `rabbitmq`, …). */
   components?: Record<string, HealthComponentFn>;
+  /** Instruments and exchange time, for the `market` part (absent: no market part). */
+  market?: MarketSource;
 }
 
 /** The `/health` router. */
 export function healthRoutes(deps: HealthRouteDeps): Hono {
   const app = new Hono();
   app.get("/health", async (c) => {
-    const { httpStatus, report } = await buildHealth(deps.brokerState(), deps.components);
+    const { httpStatus, report } = await buildHealth(deps.brokerState(), deps.components, { market: deps.market });
     c.header("Cache-Control", "no-store");
     return c.json(report, httpStatus);
   });

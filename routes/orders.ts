@@ -14,6 +14,12 @@ import type { OrderStore } from "../lib/store/pg/order_store.ts";
 import { ORDER_STATUSES } from "../lib/store/pg/migrations.ts";
 import type { OrderStatus } from "../lib/orders/types.ts";
 
+/**
+ * Ids an order may have in `order_history`: a client id, a split child (`<id>~closetoday`) or an external
+ * order's broker id. Printable ASCII without spaces, 1–128 chars.
+ */
+const RECORDED_ID_RE = /^[\x21-\x7E]{1,128}$/;
+
 /** Dependencies of {@link orderRoutes}. */
 export interface OrderRouteDeps {
   portfolioId: string;
@@ -80,8 +86,8 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
 
   app.get("/orders/:order_id", async (c) => {
     const orderId = c.req.param("order_id");
-    if (!ORDER_ID_RE.test(orderId)) {
-      return c.json({ error: "order_id: 1–64 chars of [A-Za-z0-9_.:-]" }, 400);
+    if (!RECORDED_ID_RE.test(orderId)) {
+      return c.json({ error: "order_id: 1–128 printable characters" }, 400);
     }
     try {
       const found = await deps.store.getOrder(orderId);

@@ -120,7 +120,8 @@ export type BrokerPhase =
 export type SendRefusal =
   | "NOT_CONNECTED" // no open trade socket
   | "RECONCILING" // connected, but the snapshot after (re)login is not complete
-  | "STOPPED"; // the broker is shut down
+  | "STOPPED" // the broker is shut down
+  | "MALFORMED"; // the order could not be written (a bug upstream: the gate should never produce it)
 
 /** The broker connection's state, for health and readiness. */
 export interface BrokerState {

@@ -9,12 +9,19 @@
  *   (`blocks_trading: true`, e.g. the database where intents are recorded) is not ok.
  * - `status` is `ok` when the broker is ready and every enabled component is ok, `degraded` otherwise
  *   (Redis down: 200 degraded: orders still flow, positions in Redis are stale).
+ * - `market` (when a market source is given): `open` when an instrument we hold, have orders in or follow
+ *   is in a trading session at exchange time, `closed` when none is (nights, weekends: a connected but
+ *   quiet broker is then normal and raises nothing), `unknown` with no instrument known. While `open`, a
+ *   ready broker silent for more than `quietAlarmS` (300 s) sets `market_detail.quiet_alarm` and the
+ *   report is `degraded` (200: orders can still be tried).
  * - Every component but `tq` comes from a function passed in, so sinks plug in later; one that is not
  *   given reports `{"enabled": false}`; one that throws reports `{"ok": false, "error": …}`.
  *
  * @module
  */
 import type { BrokerState } from "../broker/types.ts";
+import type { TradingTime } from "../diff/types.ts";
+import { isInSession, nextSessionStart } from "../diff/trading_time.ts";
 
 /** What a component reports: disabled, or its own fields with an `ok` verdict. */
 export type ComponentHealth =
@@ -42,7 +49,85 @@ export interface TqHealth {
 export interface HealthReport {
   status: "ok" | "degraded";
   can_trade: boolean;
+  /** Present when a market source is given: whether any instrument we hold or follow is in session. */
+  market?: MarketReport["market"];
+  market_detail?: MarketReport;
   components: Record<string, unknown>;
+}
+
+/** What the market part of the report says. */
+export interface MarketReport {
+  /** `open`: at least one instrument in session; `closed`: none; `unknown`: no instrument known. */
+  market: "open" | "closed" | "unknown";
+  /** Exchange time used (ISO, UTC). */
+  exchange_time: string;
+  /** Instruments in session now. */
+  in_session: string[];
+  /** Earliest next session start among the instruments (ISO), null when unknown. */
+  next_open: string | null;
+  /** Seconds since the last frame from the broker (null before any). */
+  broker_quiet_s: number | null;
+  /**
+   * True when the market is open, the broker is ready and nothing arrived for `quietAlarmS`: the feed may
+   * be stuck (the report is then `degraded`). Outside sessions a quiet broker is normal and never alarms.
+   */
+  quiet_alarm: boolean;
+}
+
+/** Where {@link marketReport} reads instruments and exchange time. */
+export interface MarketSource {
+  /** Symbols we hold, have orders in, or follow. */
+  symbols: () => string[];
+  /** Trading sessions of a symbol (from the contract-info file), undefined when unknown. */
+  tradingTime: (symbol: string) => TradingTime | undefined;
+  /** Exchange time now, epoch ms (latest quote datetime plus time elapsed since; wall clock without). */
+  exchangeNow: () => number;
+  /** Seconds of silence from an open market's broker before `quiet_alarm` (default 300). */
+  quietAlarmS?: number;
+}
+
+/** The market part of the report. */
+export function marketReport(
+  source: MarketSource,
+  state: BrokerState,
+  now: number = Date.now(),
+): MarketReport {
+  const exchangeNow = source.exchangeNow();
+  const inSession: string[] = [];
+  let known = 0;
+  let next: number | undefined;
+  for (const symbol of [...new Set(source.symbols())].sort()) {
+    const tt = source.tradingTime(symbol);
+    if (!tt) continue;
+    known++;
+    if (isInSession(tt, exchangeNow)) inSession.push(symbol);
+    const n = nextSessionStart(tt, exchangeNow);
+    if (n !== undefined && (next === undefined || n < next)) next = n;
+  }
+  const market = known === 0 ? "unknown" : inSession.length > 0 ? "open" : "closed";
+  const quiet = state.last_data_at > 0 ? Math.max(0, Math.round((now - state.last_data_at) / 1000)) : null;
+  return {
+    market,
+    exchange_time: new Date(exchangeNow).toISOString(),
+    in_session: inSession,
+    next_open: next === undefined ? null : new Date(next).toISOString(),
+    broker_quiet_s: quiet,
+    quiet_alarm: market === "open" && state.ready && quiet !== null && quiet > (source.quietAlarmS ?? 300),
+  };
+}
+
+/** Exchange time from quotes: the newest `datetime_ms + (now − received_at)`; `now` when there is none. */
+export function exchangeTimeFromQuotes(
+  quotes: readonly { datetime_ms: number; received_at: number }[],
+  now: number = Date.now(),
+): number {
+  let best: number | undefined;
+  for (const q of quotes) {
+    if (!Number.isFinite(q.datetime_ms) || q.datetime_ms <= 0) continue;
+    const t = q.datetime_ms + Math.max(0, now - q.received_at);
+    if (best === undefined || t > best) best = t;
+  }
+  return best ?? now;
 }
 
 /** Components always listed (`{"enabled": false}` when not provided). */
@@ -66,10 +151,11 @@ export function tqHealth(state: BrokerState): TqHealth {
   };
 }
 
-/** Build the report and its HTTP status. */
+/** Build the report and its HTTP status (with `options.market`, the market part too). */
 export async function buildHealth(
   state: BrokerState,
   components: Record<string, HealthComponentFn> = {},
+  options: { market?: MarketSource } = {},
 ): Promise<{ httpStatus: 200 | 503; report: HealthReport }> {
   const tq = tqHealth(state);
   const out: Record<string, unknown> = { tq };
@@ -95,10 +181,22 @@ export async function buildHealth(
       }
     }
   });
-  return {
-    httpStatus: canTrade ? 200 : 503,
-    report: { status: allOk && canTrade ? "ok" : "degraded", can_trade: canTrade, components: out },
+  let market: MarketReport | undefined;
+  if (options.market) {
+    try {
+      market = marketReport(options.market, state);
+      if (market.quiet_alarm) allOk = false;
+    } catch {
+      market = undefined; // the market part never breaks the report
+    }
+  }
+  const report: HealthReport = {
+    status: allOk && canTrade ? "ok" : "degraded",
+    can_trade: canTrade,
+    ...(market ? { market: market.market, market_detail: market } : {}),
+    components: out,
   };
+  return { httpStatus: canTrade ? 200 : 503, report };
 }
 
 function isoOrNull(ms: number): string | null {

@@ -31,3 +31,51 @@ Deno.test("buildHealth: verdicts", async () => {
   const r = await buildHealth(ready, { tq: () => ({ ok: false }) });
   assertEquals((r.report.components.tq as { ok: boolean }).ok, true);
 });
+
+Deno.test("market: open inside a session at exchange time, closed outside, unknown without instruments", async () => {
+  const { marketReport, exchangeTimeFromQuotes } = await import("./health.ts");
+  const tt = {
+    day: [["09:00:00", "10:15:00"], ["10:30:00", "11:30:00"]],
+    night: [["21:00:00", "23:00:00"]],
+  } as never;
+  // Wednesday 2025-12-24 10:00 Beijing = 02:00Z
+  const open = Date.UTC(2025, 11, 24, 2, 0);
+  const lunch = Date.UTC(2025, 11, 24, 4, 0); // 12:00 Beijing
+  const source = (at: number) => ({
+    symbols: () => ["SHFE.rb2605", "SHFE.rb2605", "X.unknown"],
+    tradingTime: (s: string) => s === "SHFE.rb2605" ? tt : undefined,
+    exchangeNow: () => at,
+  });
+  const ready = brokerState(true, { last_data_at: open - 1000 });
+  const o = marketReport(source(open), ready, open);
+  assertEquals([o.market, o.in_session, o.quiet_alarm], ["open", ["SHFE.rb2605"], false]);
+  assertEquals(o.next_open, "2025-12-24T02:30:00.000Z"); // 10:30 Beijing
+  const c = marketReport(source(lunch), brokerState(true, { last_data_at: lunch - 3_600_000 }), lunch);
+  assertEquals([c.market, c.quiet_alarm, c.broker_quiet_s], ["closed", false, 3600]); // quiet at lunch: no alarm
+  const stuck = marketReport(source(open), brokerState(true, { last_data_at: open - 600_000 }), open);
+  assertEquals(stuck.quiet_alarm, true);
+  const none = marketReport({ ...source(open), symbols: () => [] }, ready, open);
+  assertEquals(none.market, "unknown");
+  // the report: closed and quiet is ok; open and stuck is degraded but can trade
+  const closedReport = await buildHealth(brokerState(true, { last_data_at: 1 }), {}, {
+    market: source(lunch),
+  });
+  assertEquals([closedReport.httpStatus, closedReport.report.status, closedReport.report.market], [
+    200,
+    "ok",
+    "closed",
+  ]);
+  const stuckReport = await buildHealth(brokerState(true, { last_data_at: Date.now() - 900_000 }), {}, {
+    market: source(open),
+  });
+  assertEquals([stuckReport.httpStatus, stuckReport.report.status], [200, "degraded"]);
+  // exchange time: newest quote datetime plus the time since it was received
+  assertEquals(
+    exchangeTimeFromQuotes([{ datetime_ms: 1000, received_at: 5000 }, {
+      datetime_ms: 900,
+      received_at: 9000,
+    }], 10_000),
+    6000,
+  );
+  assertEquals(exchangeTimeFromQuotes([], 42), 42);
+});

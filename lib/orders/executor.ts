@@ -10,6 +10,13 @@
  * cancel: the order is looked up, the gate decides (lease, readiness, cancel rules) and sends; the request
  * is recorded as an event of the order. The broker's answer arrives through the tracker.
  *
+ * SHFE/INE `CLOSE` (when `splitContext` is given): split by `close_split.ts` into `CLOSETODAY`/`CLOSE`
+ * children (ids `<order_id>~closetoday` / `~close`, broker ids derived with the same suffixes); each child
+ * passes the gate (all or nothing: one refusal refuses the parent, nothing sent); parent and children are
+ * recorded in one transaction (children with `source` `split` and `parent_id`); the parent itself is never
+ * sent and the tracker aggregates its status and fills from the children. A cancel of the parent cancels
+ * its open children. `CLOSETODAY` on other exchanges is sent as `CLOSE`.
+ *
  * @module
  */
 
@@ -18,6 +25,13 @@ import type { BrokerInsert } from "../broker/types.ts";
 import { deriveBrokerOrderId } from "../broker/order_ids.ts";
 import type { IntentResult, NewOrder, OrderStore } from "../store/pg/order_store.ts";
 import { formatFieldErrors, requestHash } from "./request_schema.ts";
+import {
+  childOrderId,
+  isCloseTodayExchange,
+  normalizeOffset,
+  planCloseSplit,
+  type SplitContext,
+} from "./close_split.ts";
 import type { GateRefusal, SendGate } from "./send_gate.ts";
 import type { OrderTracker } from "./tracker.ts";
 import {
@@ -61,6 +75,11 @@ export interface OrderExecutorOptions {
   onRecord?: (record: OrderRecord) => void;
   /** Runs before the gate judges an insert (e.g. waits for the symbol's first quote). */
   prepare?: (request: InsertRequest) => Promise<void>;
+  /**
+   * Our position in a symbol and the gate's pending orders the broker does not show yet, for the SHFE/INE
+   * close split; null when unknown (no snapshot). Absent = no split (a CLOSE is sent as it is).
+   */
+  splitContext?: (symbol: string) => SplitContext | null;
 }
 
 /** Takes order and cancel requests from intake to the broker. */
@@ -147,12 +166,16 @@ export class OrderExecutor {
   ): Promise<SubmitOutcome> {
     const { log, portfolioId } = this.options;
     const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    if (this.options.splitContext && request.offset === "CLOSE" && isCloseTodayExchange(request.symbol)) {
+      await this.options.prepare?.(request);
+      return await this.#insertSplit(request, source);
+    }
     const brokerOrderId = deriveBrokerOrderId(portfolioId, request.order_id);
     const order: BrokerInsert = {
       broker_order_id: brokerOrderId,
       symbol: request.symbol,
       direction: request.direction,
-      offset: request.offset,
+      offset: normalizeOffset(request.symbol, request.offset),
       volume: request.volume,
       price_type: request.price_type,
       limit_price: request.limit_price ?? undefined,
@@ -177,7 +200,12 @@ export class OrderExecutor {
         trading_day: tradingDay,
         events: [received, {
           status: "SUBMITTED",
-          msg: { event: "submitted", broker_order_id: brokerOrderId, warnings: decision.warnings },
+          msg: {
+            event: "submitted",
+            broker_order_id: brokerOrderId,
+            warnings: decision.warnings,
+            ...(order.offset !== request.offset ? { offset_sent: order.offset } : {}),
+          },
         }],
       }
       : {
@@ -273,7 +301,11 @@ export class OrderExecutor {
       return { kind: "not_found", order_id: request.order_id };
     }
     const record = (found.record.broker_order_id && this.tracker.openRecord(found.record.broker_order_id)) ||
-      found.record;
+      this.tracker.openParent(found.record.id) || found.record;
+    if (!TERMINAL_STATUSES.has(record.status) && !record.broker_order_id) {
+      const children = this.tracker.childrenOf(record.id).filter((c) => !TERMINAL_STATUSES.has(c.status));
+      if (children.length > 0) return this.#cancelSplit(record, children, request);
+    }
     if (TERMINAL_STATUSES.has(record.status) || !record.broker_order_id) {
       log.info("cancel of order {order_id}: already {status}", { ...ids, status: record.status });
       return { kind: "finished", record };
@@ -302,6 +334,260 @@ export class OrderExecutor {
     return { kind: "sent", record };
   }
 
+  /** Cancel the open children of a split parent; refused when the gate refuses any of them. */
+  #cancelSplit(parent: OrderRecord, children: OrderRecord[], request: CancelRequest): CancelOutcome {
+    const { log, portfolioId } = this.options;
+    let refusal: GateRefusal | null = null;
+    const sent: string[] = [];
+    for (const child of children) {
+      const decision = this.gate.decideCancel(child);
+      const result = decision.ok ? this.gate.sendCancel(child.broker_order_id!) : null;
+      const childRefusal: GateRefusal | null = !decision.ok
+        ? decision.refusal
+        : result && !result.ok
+        ? { code: result.reason, field: "$", message: result.message }
+        : null;
+      this.tracker.recordUpdate({
+        portfolio_id: portfolioId,
+        id: child.id,
+        status: child.status,
+        fields: {},
+        event: childRefusal
+          ? { event: "cancel_refused", request_id: request.request_id, parent_id: parent.id, ...childRefusal }
+          : { event: "cancel_requested", request_id: request.request_id, parent_id: parent.id },
+      });
+      if (childRefusal) refusal ??= childRefusal;
+      else sent.push(child.id);
+    }
+    this.tracker.recordUpdate({
+      portfolio_id: portfolioId,
+      id: parent.id,
+      status: parent.status,
+      fields: {},
+      event: refusal
+        ? { event: "cancel_refused", request_id: request.request_id, children_sent: sent, ...refusal }
+        : { event: "cancel_requested", request_id: request.request_id, children: sent },
+    });
+    if (refusal) {
+      log.warn("cancel of split order {order_id} refused: {code}: {message}", {
+        order_id: parent.id,
+        portfolio_id: portfolioId,
+        ...refusal,
+      });
+      return { kind: "refused", record: parent, refusal };
+    }
+    log.info("cancel of split order {order_id} sent to {children}", {
+      order_id: parent.id,
+      portfolio_id: portfolioId,
+      children: sent.join(", "),
+    });
+    return { kind: "sent", record: parent };
+  }
+
+  /** A SHFE/INE CLOSE: planned, decided child by child, recorded with its children, children sent. */
+  async #insertSplit(
+    request: InsertRequest,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): Promise<SubmitOutcome> {
+    const { log, portfolioId } = this.options;
+    const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    const hash = requestHash(request);
+    const tradingDay = this.options.tradingDay() || null;
+    const received = {
+      status: "RECEIVED" as const,
+      msg: { event: "received", source, request_id: request.request_id },
+    };
+    const refusedIntent = (refusal: GateRefusal, extra: Record<string, unknown> = {}): NewOrder => ({
+      request,
+      status: "REJECTED",
+      source,
+      broker_order_id: null,
+      request_hash: hash,
+      reject_reason: `${refusal.code}: ${refusal.message}`,
+      trading_day: tradingDay,
+      events: [received, { status: "REJECTED", msg: { event: "refused", ...refusal, ...extra } }],
+    });
+    const finishRefused = async (refusal: GateRefusal, extra: Record<string, unknown> = {}) => {
+      const result = await this.#record(refusedIntent(refusal, extra));
+      if ("kind" in result) return result;
+      return this.#notCreated(result, source) ?? this.#refused(result.record, refusal, source);
+    };
+
+    // The same order id again: the existing record answers (duplicate or conflict), nothing is planned.
+    let existing;
+    try {
+      existing = await this.store.getOrder(request.order_id);
+    } catch (e) {
+      return { kind: "unavailable", message: `database: ${(e as Error).message}` };
+    }
+    if (existing) {
+      const result = await this.#record(refusedIntent({ code: "DUPLICATE", field: "order_id", message: "" }));
+      if ("kind" in result) return result;
+      return this.#notCreated(result, source) ??
+        { kind: "conflict", record: result.record };
+    }
+
+    const context = this.options.splitContext!(request.symbol);
+    if (context === null) {
+      // No position snapshot: the gate says why (not connected, reconciling …).
+      const parentOrder = this.#brokerInsert(request, deriveBrokerOrderId(portfolioId, request.order_id));
+      const decision = this.gate.decideInsert(request, parentOrder);
+      this.gate.release(parentOrder.broker_order_id);
+      return await finishRefused(
+        decision.ok
+          ? { code: "RECONCILING", field: "$", message: "no position snapshot to split a SHFE/INE close" }
+          : decision.refusal,
+      );
+    }
+    const plan = planCloseSplit(request, context);
+    if (plan.kind === "as_is") throw new Error("unreachable: a SHFE/INE CLOSE is always split");
+    if (plan.kind === "refuse") return await finishRefused(plan.refusal, { closable: plan.closable });
+
+    const children = plan.children.map((c) => {
+      const childRequest: InsertRequest = {
+        ...request,
+        order_id: childOrderId(request.order_id, c.suffix),
+        offset: c.offset,
+        volume: c.volume,
+      };
+      const brokerOrderId = deriveBrokerOrderId(portfolioId, request.order_id, { suffix: c.suffix });
+      return { request: childRequest, order: this.#brokerInsert(childRequest, brokerOrderId) };
+    });
+    const warnings: string[] = [];
+    for (const [k, child] of children.entries()) {
+      const decision = this.gate.decideInsert(child.request, child.order);
+      if (!decision.ok) {
+        for (const earlier of children.slice(0, k)) this.gate.release(earlier.order.broker_order_id);
+        return await finishRefused(decision.refusal, { child: child.request.order_id });
+      }
+      warnings.push(...decision.warnings);
+    }
+    const parentIntent: NewOrder = {
+      request,
+      status: "SUBMITTED",
+      source,
+      broker_order_id: null,
+      request_hash: hash,
+      trading_day: tradingDay,
+      events: [received, {
+        status: "SUBMITTED",
+        msg: {
+          event: "split",
+          children: children.map((c) => ({
+            id: c.request.order_id,
+            broker_order_id: c.order.broker_order_id,
+            offset: c.request.offset,
+            volume: c.request.volume,
+          })),
+          closable: plan.closable,
+          warnings,
+        },
+      }],
+    };
+    const childIntents: NewOrder[] = children.map((c) => ({
+      request: c.request,
+      status: "SUBMITTED",
+      source: "split",
+      broker_order_id: c.order.broker_order_id,
+      request_hash: requestHash(c.request),
+      trading_day: tradingDay,
+      parent_id: request.order_id,
+      events: [
+        { status: "RECEIVED", msg: { event: "received", source: "split", parent_id: request.order_id } },
+        { status: "SUBMITTED", msg: { event: "submitted", broker_order_id: c.order.broker_order_id } },
+      ],
+    }));
+    let results: IntentResult[];
+    try {
+      results = await this.#batcher.recordAll([parentIntent, ...childIntents]);
+    } catch (e) {
+      for (const c of children) this.gate.release(c.order.broker_order_id);
+      const message = `could not record the request: ${(e as Error).message}`;
+      log.error("{message}", { message, ...ids });
+      return { kind: "unavailable", message };
+    }
+    if (results.some((r) => r.outcome !== "created")) {
+      for (const c of children) this.gate.release(c.order.broker_order_id);
+      return this.#notCreated(results[0], source) ?? { kind: "conflict", record: results[0].record };
+    }
+    const parent = results[0].record;
+    const childRecords = results.slice(1).map((r) => r.record);
+    this.tracker.trackSplit(parent, childRecords);
+    for (const [k, child] of children.entries()) {
+      const sent = this.gate.sendInsert(child.order);
+      if (!sent.ok) {
+        this.tracker.recordUpdate({
+          portfolio_id: portfolioId,
+          id: child.request.order_id,
+          status: "REJECTED",
+          fields: { reject_reason: `${sent.reason}: ${sent.message}` },
+          event: { event: "not_sent", code: sent.reason, field: "$", message: sent.message },
+        }, child.order.broker_order_id);
+        log.warn("split child {child} of order {order_id} not sent: {reason}", {
+          ...ids,
+          child: child.request.order_id,
+          reason: sent.message,
+        });
+        continue;
+      }
+      this.options.onRecord?.(childRecords[k]);
+    }
+    log.info("order {order_id} split into {children} ({direction} {volume} {symbol} @ {price})", {
+      ...ids,
+      children: children.map((c) => `${c.request.offset} ${c.request.volume}`).join(" + "),
+      direction: request.direction,
+      volume: request.volume,
+      symbol: request.symbol,
+      price: request.limit_price ?? "market",
+      source,
+    });
+    const record = this.tracker.openParent(parent.id) ?? parent;
+    this.options.onRecord?.(record);
+    return { kind: "accepted", record, duplicate: false, warnings };
+  }
+
+  #brokerInsert(request: InsertRequest, brokerOrderId: string): BrokerInsert {
+    return {
+      broker_order_id: brokerOrderId,
+      symbol: request.symbol,
+      direction: request.direction,
+      offset: normalizeOffset(request.symbol, request.offset),
+      volume: request.volume,
+      price_type: request.price_type,
+      limit_price: request.limit_price ?? undefined,
+      time_condition: request.time_condition,
+      volume_condition: request.volume_condition,
+    };
+  }
+
+  /** A duplicate or conflicting intent as the outcome; null when it was created. */
+  #notCreated(result: IntentResult, source: OrderSource): SubmitOutcome | null {
+    const ids = { order_id: result.record.id, portfolio_id: this.options.portfolioId, source };
+    if (result.outcome === "duplicate") {
+      this.options.log.info("order {order_id} again (same content): nothing new sent ({status})", {
+        ...ids,
+        status: result.record.status,
+      });
+      return { kind: "accepted", record: result.record, duplicate: true, warnings: [] };
+    }
+    if (result.outcome === "conflict") {
+      this.options.log.warn("order {order_id} reused with different content: refused", ids);
+      return { kind: "conflict", record: result.record };
+    }
+    return null;
+  }
+
+  #refused(record: OrderRecord, refusal: GateRefusal, source: OrderSource): SubmitOutcome {
+    this.options.log.warn("order {order_id} refused: {code} {field}: {message}", {
+      order_id: record.id,
+      portfolio_id: this.options.portfolioId,
+      ...refusal,
+      source,
+    });
+    this.options.onRecord?.(record);
+    return { kind: "refused", record, refusal };
+  }
+
   async #record(intent: NewOrder): Promise<IntentResult | { kind: "unavailable"; message: string }> {
     try {
       return await this.#batcher.record(intent);
@@ -322,7 +608,7 @@ export class OrderExecutor {
  * One transaction at a time; the first intent after a quiet period goes at once.
  */
 export class IntentBatcher {
-  #queue: { intent: NewOrder; resolve: (r: IntentResult) => void; reject: (e: Error) => void }[] = [];
+  #queue: { intents: NewOrder[]; resolve: (r: IntentResult[]) => void; reject: (e: Error) => void }[] = [];
   #running = false;
 
   constructor(
@@ -332,8 +618,13 @@ export class IntentBatcher {
 
   /** Record one intent; resolves with its result once its transaction committed. */
   record(intent: NewOrder): Promise<IntentResult> {
+    return this.recordAll([intent]).then((results) => results[0]);
+  }
+
+  /** Record several intents in the same transaction (never split across two); results in input order. */
+  recordAll(intents: NewOrder[]): Promise<IntentResult[]> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ intent, resolve, reject });
+      this.#queue.push({ intents, resolve, reject });
       if (!this.#running) void this.#drain();
     });
   }
@@ -343,20 +634,33 @@ export class IntentBatcher {
     // Let the requests of this tick join the first batch.
     await Promise.resolve();
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.maxBatch);
+      // Whole groups, up to maxBatch intents (a larger group goes alone).
+      let count = 0;
+      let take = 0;
+      while (
+        take < this.#queue.length && (take === 0 || count + this.#queue[take].intents.length <= this.maxBatch)
+      ) {
+        count += this.#queue[take].intents.length;
+        take++;
+      }
+      const batch = this.#queue.splice(0, take);
       // One order id appears once per transaction; a repeat goes to the next one (it then sees the first).
       const seen = new Set<string>();
       const now: typeof batch = [];
       const later: typeof batch = [];
       for (const item of batch) {
-        const id = item.intent.request.order_id;
-        (seen.has(id) ? later : now).push(item);
-        seen.add(id);
+        const itemIds = item.intents.map((i) => i.request.order_id);
+        (itemIds.some((id) => seen.has(id)) ? later : now).push(item);
+        for (const id of itemIds) seen.add(id);
       }
       this.#queue.unshift(...later);
       try {
-        const results = await this.write(now.map((i) => i.intent));
-        now.forEach((item, k) => item.resolve(results[k]));
+        const results = await this.write(now.flatMap((i) => i.intents));
+        let at = 0;
+        for (const item of now) {
+          item.resolve(results.slice(at, at + item.intents.length));
+          at += item.intents.length;
+        }
       } catch (e) {
         for (const item of now) item.reject(e as Error);
       }

@@ -146,7 +146,7 @@ export class SendGate {
     const refusal = this.#connectionRefusal();
     const result: SendResult = refusal
       ? { ok: false, reason: asSendReason(refusal.code), message: refusal.message }
-      : this.broker.insert(order);
+      : guarded(() => this.broker.insert(order));
     if (result.ok) this.options.onSent?.("insert", order.broker_order_id);
     else this.#pending.delete(order.broker_order_id);
     return result;
@@ -156,7 +156,7 @@ export class SendGate {
   sendCancel(brokerOrderId: string): SendResult {
     const refusal = this.#connectionRefusal();
     if (refusal) return { ok: false, reason: asSendReason(refusal.code), message: refusal.message };
-    const result = this.broker.cancel(brokerOrderId);
+    const result = guarded(() => this.broker.cancel(brokerOrderId));
     if (result.ok) this.options.onSent?.("cancel", brokerOrderId);
     return result;
   }
@@ -169,6 +169,15 @@ export class SendGate {
   /** Orders sent and not yet seen at the broker. */
   pending(): BrokerOrderView[] {
     return [...this.#pending.values()];
+  }
+}
+
+/** A send that throws (a malformed order the broker refuses to write) left nothing on the wire. */
+function guarded(send: () => SendResult): SendResult {
+  try {
+    return send();
+  } catch (e) {
+    return { ok: false, reason: "MALFORMED", message: `not sent: ${(e as Error).message}` };
   }
 }
 

@@ -53,6 +53,8 @@ export interface OrderTrackerOptions {
   onUpdate?: (record: OrderRecord, update: OrderUpdate) => void;
   /** Called when the broker shows (or can no longer show) an order the gate sent. */
   onSettled?: (brokerOrderId: string) => void;
+  /** Called on every failed attempt to write queued updates to PostgreSQL (for metrics). */
+  onWriteError?: (error: Error) => void;
   /** Outbox retry timing (tests). */
   outbox?: { initialDelayMs?: number; maxDelayMs?: number };
 }
@@ -73,12 +75,14 @@ export class OrderTracker {
   constructor(private readonly store: OrderStore, private readonly options: OrderTrackerOptions) {
     this.#outbox = new Outbox<TrackerWrite>((batch) => this.#write(batch), {
       ...options.outbox,
-      onError: (error, failure) =>
+      onError: (error, failure) => {
+        options.onWriteError?.(error);
         options.log.warn("recording broker updates failed (attempt {attempt}), retrying: {error}", {
           attempt: failure.attempt,
           error: error.message,
           queued: this.#outbox.size(),
-        }),
+        });
+      },
     });
   }
 

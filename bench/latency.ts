@@ -1,0 +1,194 @@
+/**
+ * Order latency: RabbitMQ publish → `insert_order` on the sim's socket → the connector has the sim's
+ * answer → `order_history` row FILLED (committed) → Redis position including the fill. Marketable 1-lot
+ * orders (each fills at once), at a steady rate and in bursts, next to the raw floor (`floor.ts`) measured
+ * in the same run with the same pacing and count.
+ *
+ * @module
+ */
+import { type FloorTimes, startFloor } from "./floor.ts";
+import { buyRequest, type OrderTimes, pace, setQuote, sleep, until, withBenchService } from "./harness.ts";
+import { ms, summarize, type Summary, SUMMARY_HEADER, summaryRow, table } from "./stats.ts";
+
+/** Sizes of one latency run. */
+export interface LatencyOptions {
+  /** Orders per phase (steady and burst each); default 5000. */
+  count: number;
+  /** Steady rate, orders/s; default 250. */
+  ratePerS: number;
+  /** Burst size and pause between bursts; default 100 every 400 ms. */
+  burst: number;
+  gapMs: number;
+  /** Orders sent first to warm up (not counted); default 300. */
+  warmup: number;
+  /** What-if: the broker's sockets over npm `ws` with TCP_NODELAY (`nodelay_ws.ts`). */
+  nodelay?: boolean;
+}
+
+/** Default (full) sizes. */
+export const LATENCY_FULL: LatencyOptions = {
+  count: 5000,
+  ratePerS: 250,
+  burst: 100,
+  gapMs: 400,
+  warmup: 300,
+};
+/** `--quick` sizes. */
+export const LATENCY_QUICK: LatencyOptions = {
+  count: 600,
+  ratePerS: 250,
+  burst: 100,
+  gapMs: 400,
+  warmup: 100,
+};
+
+/** The result of one phase. */
+export interface LatencyPhase {
+  name: string;
+  endToEnd: Summary;
+  floor: Summary;
+  simCost: Summary;
+  lost: number;
+  table: string;
+}
+
+const d = (a: number | undefined, b: number | undefined) => a === undefined || b === undefined ? NaN : b - a;
+
+function floorRows(times: FloorTimes[]): string[][] {
+  const s = (f: (t: FloorTimes) => number) => summarize(times.map(f));
+  return [
+    summaryRow("floor: AMQP publish → consume", s((t) => d(t.publish, t.consumed))),
+    summaryRow("floor: PostgreSQL insert (commit)", s((t) => d(t.consumed, t.insert1))),
+    summaryRow("floor: WebSocket send → receive", s((t) => d(t.insert1, t.echoIn))),
+    summaryRow("floor: WebSocket reply → receive", s((t) => d(t.echoIn, t.back))),
+    summaryRow("floor: PostgreSQL insert (commit)", s((t) => d(t.back, t.insert2))),
+    summaryRow("floor: Redis SET (seen by MONITOR)", s((t) => d(t.insert2, t.redis))),
+    summaryRow("FLOOR end to end (publish → Redis)", s((t) => d(t.publish, t.redis))),
+  ];
+}
+
+function connectorRows(times: OrderTimes[]): string[][] {
+  const s = (f: (t: OrderTimes) => number) => summarize(times.map(f));
+  return [
+    summaryRow("publish → order_history SUBMITTED (commit)", s((t) => d(t.publish, t.submitted))),
+    summaryRow("publish → sent by the send gate", s((t) => d(t.publish, t.sent))),
+    summaryRow("sent → insert_order at the sim", s((t) => d(t.sent, t.simIn))),
+    summaryRow("  sim's own handling (match, frame queued)", s((t) => d(t.simIn, t.simOut))),
+    summaryRow("sim done → connector has the answer", s((t) => d(t.simOut, t.brokerFinished))),
+    summaryRow("answer → order_history FILLED (commit)", s((t) => d(t.brokerFinished, t.filled))),
+    summaryRow("answer → Redis position", s((t) => d(t.brokerFinished, t.redis))),
+    summaryRow("publish → order_history FILLED", s((t) => d(t.publish, t.filled))),
+    summaryRow("CONNECTOR end to end (publish → Redis)", s((t) => d(t.publish, t.redis))),
+  ];
+}
+
+/** Run the latency benchmark; prints its tables and returns the phases. */
+export async function runLatency(o: LatencyOptions): Promise<LatencyPhase[]> {
+  return await withBenchService("lat", async ({ service, names, sql, pub, probe }) => {
+    const phases: LatencyPhase[] = [];
+    const floor = await startFloor(sql);
+    try {
+      const plans = [
+        { name: `steady ${o.ratePerS}/s`, symbol: "SHFE.rb2605", mode: { ratePerS: o.ratePerS } },
+        {
+          name: `bursts of ${o.burst} every ${o.gapMs} ms`,
+          symbol: "SHFE.hc2605",
+          mode: { burst: o.burst, gapMs: o.gapMs },
+        },
+      ];
+      await setQuote(service, "SHFE.rb2605", 3500, 3501);
+      await setQuote(service, "SHFE.hc2605", 3300, 3301);
+      for (const plan of plans) {
+        const price = plan.symbol === "SHFE.rb2605" ? 3501 : 3301;
+        // warm-up: JIT, quote subscription, connection pools (not counted)
+        await floor.run(Math.min(o.warmup, 200), { ratePerS: 500 });
+        const warm = Array.from({ length: o.warmup }, (_, k) => `w${plan.symbol}-${k}`);
+        await pace(warm.length, { ratePerS: 500 }, (k) => {
+          const t = probe.expect(warm[k]);
+          t.publish = pub.publish(buyRequest(names.portfolio, warm[k], plan.symbol, price));
+        });
+        await until(
+          "warm-up in Redis",
+          () => warm.every((id) => probe.times.get(id)?.redis !== undefined),
+          60_000,
+        );
+        probe.reset();
+        await sleep(200);
+
+        const floorTimes = await floor.run(o.count, plan.mode);
+        await sleep(200);
+        const ids = Array.from(
+          { length: o.count },
+          (_, k) => `${plan.symbol === "SHFE.rb2605" ? "s" : "b"}-${k}`,
+        );
+        await pace(ids.length, plan.mode, (k) => {
+          const t = probe.expect(ids[k]);
+          t.publish = pub.publish(buyRequest(names.portfolio, ids[k], plan.symbol, price));
+        });
+        await pub.confirmed();
+        let lost = 0;
+        try {
+          await until(
+            "every order in Redis",
+            () =>
+              ids.every((id) =>
+                probe.times.get(id)?.redis !== undefined && probe.times.get(id)?.filled !== undefined
+              ),
+            120_000,
+            20,
+          );
+        } catch {
+          lost = ids.filter((id) =>
+            probe.times.get(id)?.redis === undefined || probe.times.get(id)?.filled === undefined
+          )
+            .length;
+        }
+        const times = ids.map((id) => probe.times.get(id)!);
+        const endToEnd = summarize(times.map((t) => d(t.publish, t.redis)));
+        const floorSum = summarize(floorTimes.map((t) => d(t.publish, t.redis)));
+        const simCost = summarize(times.map((t) => d(t.simIn, t.simOut)));
+        const rows = [...connectorRows(times), ...floorRows(floorTimes)];
+        const text = table([
+          `latency${o.nodelay ? " (what-if: TCP_NODELAY)" : ""}, ${plan.name}, ${o.count} orders`,
+          ...SUMMARY_HEADER.slice(1),
+        ], rows);
+        phases.push({
+          name: `${plan.name}${o.nodelay ? ", what-if TCP_NODELAY" : ""}`,
+          endToEnd,
+          floor: floorSum,
+          simCost,
+          lost,
+          table: text,
+        });
+        console.log(`\n${text}`);
+        if (lost > 0) console.log(`!! ${lost} order(s) never reached Redis`);
+        probe.reset();
+      }
+    } finally {
+      await floor.close();
+    }
+    for (const p of phases) console.log(latencySummary(p));
+    return phases;
+  }, { nodelay: o.nodelay });
+}
+
+/** The one-line summary of a phase, with the verdict against the issue's targets. */
+export function latencySummary(p: LatencyPhase): string {
+  const share50 = p.endToEnd.p50 - p.floor.p50;
+  const share99 = p.endToEnd.p99 - p.floor.p99;
+  const ratio = p.endToEnd.p50 / p.floor.p50;
+  const met = share50 <= 1 && share99 <= 3 && ratio <= 1.5 && p.lost === 0;
+  return `latency (${p.name}): p50 ${ms(p.endToEnd.p50)} ms (floor ${ms(p.floor.p50)} ms, connector +${
+    ms(share50)
+  } ms), p99 ${ms(p.endToEnd.p99)} ms (floor ${ms(p.floor.p99)} ms, connector +${ms(share99)} ms), max ${
+    ms(p.endToEnd.max)
+  } ms, e2e/floor at p50 ${ratio.toFixed(2)}×; sim's own handling p50 ${
+    ms(p.simCost.p50)
+  } ms; lost ${p.lost}; ` +
+    `target connector ≤ 1 ms p50, ≤ 3 ms p99, e2e ≤ 1.5× floor: ${met ? "MET" : "NOT MET"}`;
+}
+
+if (import.meta.main) {
+  const sizes = Deno.args.includes("--quick") ? LATENCY_QUICK : LATENCY_FULL;
+  await runLatency({ ...sizes, nodelay: Deno.args.includes("--nodelay") });
+}

@@ -1,0 +1,135 @@
+/**
+ * Faults at the exchange side, each in the middle of a RabbitMQ burst, each ending with the audit:
+ *
+ * - the sim's trade socket dropped mid-insert, both ways (`drop_after`: the exchange took the order, so it
+ *   is found in the snapshot after the reconnect; `drop_before`: it never arrived, so it is REJECTED
+ *   NOT_AT_BROKER and never resent) — orders sent while the connection is down are refused and recorded;
+ * - the sim restarted with its state kept (`POST /sim/restart`): every connection dropped, the account
+ *   served again from the restored engine.
+ */
+import { assert } from "../assert.ts";
+import { withTestDatabase } from "../helpers/pg.ts";
+import {
+  cleanupRedis,
+  eventually,
+  simControl,
+  startTestService,
+  testNames,
+  testRedis,
+  testSql,
+} from "../helpers/service.ts";
+import { assertAudit } from "./audit.ts";
+import {
+  burstOrder,
+  faultConfig,
+  ReliablePublisher,
+  rowCount,
+  setBook,
+  SHARED_RABBIT_URL,
+  waitSettled,
+} from "./harness.ts";
+
+Deno.test("fault: the trade socket dropped mid-insert during a burst — UNKNOWN resolved from the snapshot", async () => {
+  const names = testNames("fdrop");
+  await withTestDatabase(async (db) => {
+    const service = await startTestService(faultConfig(names, db));
+    const publisher = new ReliablePublisher(SHARED_RABBIT_URL, names);
+    const redis = testRedis();
+    const sql = testSql(db);
+    const total = 90;
+    try {
+      await eventually(
+        "ready and consuming",
+        () => service.broker?.state().ready && service.intake?.state().consuming,
+      );
+      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      for (let i = 0; i < total; i++) {
+        if (i === 20) await simControl(service, "/sim/faults", { insert_faults: ["drop_after"] });
+        if (i === 50) {
+          await eventually(
+            "reconnected after the first drop",
+            () => (service.broker?.state().reconnects ?? 0) >= 1,
+          );
+          await simControl(service, "/sim/faults", { insert_faults: ["drop_before"] });
+        }
+        await publisher.publish(burstOrder(names, "dr", i));
+      }
+      await waitSettled(sql, names.portfolio, total);
+      const result = await assertAudit({
+        portfolioId: names.portfolio,
+        sql,
+        snapshot: () => service.sim!.engine().snapshot("demo"),
+        redis,
+        expectedIds: Array.from({ length: total }, (_, i) => `dr-${i}`),
+      });
+      assert((service.broker?.state().reconnects ?? 0) >= 2, "both drops reconnected");
+      const events = await sql`select id, status, msg from order_event where portfolio_id = ${names.portfolio}
+                               and status = 'UNKNOWN'`;
+      assert(events.length >= 2, `UNKNOWN events: ${events.length}`);
+      const notAtBroker = await sql`select id from order_history where reject_reason like 'NOT_AT_BROKER%'`;
+      assert(notAtBroker.length >= 1, "the drop_before order is REJECTED NOT_AT_BROKER");
+      const reasons = await sql`select reject_reason from order_history where status = 'REJECTED'`;
+      for (const r of reasons) {
+        assert(/^(NOT_AT_BROKER|NOT_CONNECTED|RECONCILING)/.test(r.reject_reason), r.reject_reason);
+      }
+      console.log(`trade socket drops: ${JSON.stringify(result.counts)}`);
+    } finally {
+      await service.lifecycle.stop();
+      await publisher.close();
+      await cleanupRedis(redis, names.portfolio);
+      await sql.end();
+    }
+  });
+});
+
+Deno.test("fault: the sim restarted with state kept mid-burst — the account is served again, nothing lost", async () => {
+  const names = testNames("fsimrs");
+  await withTestDatabase(async (db) => {
+    const service = await startTestService(faultConfig(names, db));
+    const publisher = new ReliablePublisher(SHARED_RABBIT_URL, names);
+    const redis = testRedis();
+    const sql = testSql(db);
+    const total = 120;
+    try {
+      await eventually(
+        "ready and consuming",
+        () => service.broker?.state().ready && service.intake?.state().consuming,
+      );
+      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      const restart = (async () => {
+        await eventually("burst under way", async () => (await rowCount(sql, names.portfolio)) >= 40, 30_000);
+        await simControl(service, "/sim/restart", { down_ms: 300 });
+      })();
+      for (let i = 0; i < total; i++) await publisher.publish(burstOrder(names, "sr", i));
+      await restart;
+      await waitSettled(sql, names.portfolio, total);
+      await eventually("ready again", () => service.broker?.state().ready);
+      const result = await assertAudit({
+        portfolioId: names.portfolio,
+        sql,
+        snapshot: () => service.sim!.engine().snapshot("demo"),
+        redis,
+        expectedIds: Array.from({ length: total }, (_, i) => `sr-${i}`),
+      });
+      assert((service.broker?.state().reconnects ?? 0) >= 1, "reconnected after the restart");
+      const dbg = await sql`select id, status, reject_reason from order_history order by created_at`;
+      console.log(dbg.map((r) => `${r.id} ${r.status} ${r.reject_reason ?? ""}`).join("\n"));
+      // after the restart the engine is a new one: orders resting before it still fill on a market move
+      await setBook(service, "SHFE.rb2605", 3300, 3301, { upper: 4000, lower: 3000 });
+      const after = await assertAudit({
+        portfolioId: names.portfolio,
+        sql,
+        snapshot: () => service.sim!.engine().snapshot("demo"),
+        redis,
+        expectedIds: Array.from({ length: total }, (_, i) => `sr-${i}`),
+      });
+      assert(after.counts.filled === total, `all filled after the move: ${JSON.stringify(after.counts)}`);
+      console.log(`sim restart: ${JSON.stringify(result.counts)} → ${JSON.stringify(after.counts)}`);
+    } finally {
+      await service.lifecycle.stop();
+      await publisher.close();
+      await cleanupRedis(redis, names.portfolio);
+      await sql.end();
+    }
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * Fault: Redis restarted (a PRIVATE `redis-server`, never the shared 6379 one). It is killed in the middle
+ * of a burst of REST orders, positions keep changing while it is down, and it comes back EMPTY (no
+ * persistence): the service must write the whole current state again, so Redis equals the sim's positions,
+ * and the order path must not have noticed (every order placed once, PostgreSQL equal to the sim).
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { withTestDatabase } from "../helpers/pg.ts";
+import { api, eventually, startTestService, testNames, testSql } from "../helpers/service.ts";
+import { Redis } from "ioredis";
+import { assertAudit, readRedisNet } from "./audit.ts";
+import { burstOrder, faultConfig, setBook, waitSettled } from "./harness.ts";
+import { PrivateRedis } from "./private_servers.ts";
+
+Deno.test("fault: Redis restarted (empty) mid-burst — positions rewritten, order path unaffected", async () => {
+  const names = testNames("fredis");
+  const server = new PrivateRedis();
+  await server.start();
+  await withTestDatabase(async (db) => {
+    const service = await startTestService(
+      faultConfig(names, db, { redis: { port: server.port, db: 0 }, rabbitUrl: null }),
+    );
+    const redis = new Redis({
+      host: "127.0.0.1",
+      port: server.port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    redis.on("error", () => {});
+    const sql = testSql(db);
+    const total = 90;
+    try {
+      await eventually("ready", () => service.broker?.state().ready);
+      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await redis.connect();
+      for (let i = 0; i < total; i++) {
+        if (i === 30) {
+          await eventually(
+            "position written before the restart",
+            async () => (await readRedisNet(redis, names.portfolio)).size > 0,
+          );
+          await server.stop();
+        }
+        const r = await api(service, "POST", "/orders", burstOrder(names, "rd", i));
+        assertEquals(r.status, 202, `rd-${i}: ${JSON.stringify(r.json)}`);
+        if (i === 60) await server.start();
+      }
+      await waitSettled(sql, names.portfolio, total);
+      const result = await assertAudit({
+        portfolioId: names.portfolio,
+        sql,
+        snapshot: () => service.sim!.engine().snapshot("demo"),
+        redis,
+        expectedIds: Array.from({ length: total }, (_, i) => `rd-${i}`),
+      });
+      assertEquals(result.counts.filled, total / 3);
+      const health = await api(service, "GET", "/health");
+      const status = (health.json.components as Record<string, Record<string, unknown>>).redis;
+      assert(status.connected === true, JSON.stringify(status));
+      console.log(`redis restart: ${JSON.stringify(result.counts)}`);
+    } finally {
+      await service.lifecycle.stop();
+      redis.disconnect();
+      await sql.end();
+      await server.stop();
+    }
+  });
+});
