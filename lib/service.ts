@@ -170,6 +170,9 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   let gate: SendGate | null = null;
   let executor: OrderExecutor | null = null;
   let killSwitch: KillSwitch | null = null;
+  let flattenResumed = false;
+  let resumeFlatten = () => {};
+  let unsubscribeResume: (() => void) | null = null;
   let killSwitchStore: KillSwitchStore | null = null;
   let unsubscribeTracker: (() => void) | null = null;
   let unsubscribeView: (() => void) | null = null;
@@ -226,6 +229,18 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       if (event.type === "state") metrics.brokerState(event.state);
     });
     const exec = executor;
+    // A FLATTEN in force at start (or when this instance takes over) is run again once we may send.
+    resumeFlatten = () => {
+      if (flattenResumed || !broker.state().ready || !(parts.lease?.held ?? false)) return;
+      if (!ks.state.entries().some((e) => e.mode === "FLATTEN")) return;
+      flattenResumed = true;
+      ks.resumeFlatten().catch((e) =>
+        log.error("kill switch: resuming FLATTEN failed: {error}", { error: (e as Error).message })
+      );
+    };
+    unsubscribeResume = broker.subscribe((event) => {
+      if (event.type === "state") resumeFlatten();
+    });
     ks.attachFlatten({
       snapshot: () => broker.snapshot(),
       quote: (symbol) => broker.quote(symbol),
@@ -241,6 +256,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
         rules.limitsFor(symbol, broker.instrument(symbol)?.product_id).max_order_volume,
     });
   }, async () => {
+    unsubscribeResume?.();
     await killSwitch?.settled();
     unsubscribeMetrics?.();
     unsubscribeTracker?.();
@@ -277,7 +293,9 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       if (held) {
         leaseLog.info("this instance is ACTIVE for portfolio {portfolio_id}", { portfolio_id: portfolioId });
         parts.intake?.resume();
+        queueMicrotask(() => resumeFlatten());
       } else {
+        flattenResumed = false;
         leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
           portfolio_id: portfolioId,
         });

@@ -581,6 +581,27 @@ export class KillSwitch {
     return { entry, event_id, flatten };
   }
 
+  /**
+   * Run FLATTEN again for every scope where it is in force — after a restart or a takeover, once the broker
+   * is ready — so positions left open by an interrupted flatten are closed. Each resumption is recorded as
+   * a new change by `system`, so its orders get fresh ids and the history says why.
+   */
+  async resumeFlatten(): Promise<KillSwitchSetResult[]> {
+    const results: KillSwitchSetResult[] = [];
+    for (const entry of this.state.entries()) {
+      if (entry.mode !== "FLATTEN") continue;
+      results.push(
+        await this.set({
+          mode: "FLATTEN",
+          symbol: entry.symbol,
+          reason: `resumed at start: ${entry.reason}`.slice(0, 500),
+          set_by: "system",
+        }),
+      );
+    }
+    return results;
+  }
+
   /** Wait for running flattens (stop, tests). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.#flattens]);
