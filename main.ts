@@ -3,7 +3,9 @@
  *
  * ```
  * main.ts [serve|check-config|migrate|sim|version] [--config PATH] [--help]
+ * main.ts orders|positions|submit|cancel|kill-switch … [--url URL] [--token TOKEN] [--json]
  * ```
+ * The second form is for ops: it calls the REST API of a running service (`lib/cli/commands.ts`).
  *
  * Parses the subcommand and `--config`, loads the configuration and hands over to `lib/app.ts`; nothing else.
  * Exit codes: 0 clean, 1 failure at start-up or a stop that failed, 2 bad usage or bad configuration.
@@ -25,6 +27,7 @@ import {
 import { defaultConfigSource, defaultConfigText } from "./lib/default_config.ts";
 import { setupLogging, shutdownLogging } from "./lib/log.ts";
 import { NAME, versionLine } from "./lib/version.ts";
+import { CLIENT_COMMANDS, CLIENT_USAGE, type ClientCommand, runClientCommand } from "./lib/cli/commands.ts";
 
 /** Exit code for bad usage or a bad configuration. */
 export const EXIT_USAGE = 2;
@@ -49,6 +52,8 @@ Options:
   --config PATH  configuration file (default ${defaultConfigPath}; when that file is absent the
                  built-in default is used: sim exchange, embedded database)
   -h, --help     show this help
+
+${CLIENT_USAGE}
 
 Exit codes: 0 clean shutdown, 1 failure, 2 bad usage or configuration.`;
 
@@ -97,8 +102,29 @@ export async function resolveConfig(configPath: string | undefined): Promise<Con
   return await loadConfig(defaultConfigPath);
 }
 
+/** The configuration for the ops subcommands: `--config`, else ./config.yaml, else the built-in default (quietly). */
+async function clientConfig(path: string | undefined): Promise<Config> {
+  try {
+    if (path === undefined) await Deno.stat(defaultConfigPath);
+    return await loadConfig(path ?? defaultConfigPath);
+  } catch (e) {
+    if (path === undefined && e instanceof Deno.errors.NotFound) {
+      return parseConfig(defaultConfigText, defaultConfigSource);
+    }
+    if (e instanceof ConfigError) throw new Error(`${e.source}: ${e.problems.join("; ")}`);
+    throw e;
+  }
+}
+
 /** Run the command line; resolves with the process exit code. */
 export async function main(args: string[]): Promise<number> {
+  if ((CLIENT_COMMANDS as readonly string[]).includes(args[0])) {
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log(USAGE);
+      return 0;
+    }
+    return await runClientCommand(args[0] as ClientCommand, args.slice(1), { loadConfig: clientConfig });
+  }
   let cli: CliArgs;
   try {
     cli = parseCli(args);

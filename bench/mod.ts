@@ -12,10 +12,12 @@
  * | `nodelay` | what-if: latency with the broker's sockets over npm `ws` (TCP_NODELAY) (`nodelay_ws.ts`) |
  * | `profile` | where the connector's time goes, per step (`profile.ts`) |
  *
- * `nodelay` and `profile` are diagnostics: they run only when named.
+ * `nodelay` and `profile` are diagnostics: they run only when named. `clean` removes what an interrupted run
+ * left behind (`clean.ts`).
  *
  * @module
  */
+import { cleanBench } from "./clean.ts";
 import { fanoutSummary, runFanout } from "./fanout.ts";
 import { footprintSummary, runFootprint } from "./footprint.ts";
 import { LATENCY_FULL, LATENCY_QUICK, latencySummary, runLatency } from "./latency.ts";
@@ -24,7 +26,7 @@ import { parseArgs } from "./stats.ts";
 import { runThroughput, throughputSummary } from "./throughput.ts";
 
 const DEFAULT = ["latency", "throughput", "fanout", "footprint"];
-const KNOWN = [...DEFAULT, "nodelay", "profile"];
+const KNOWN = [...DEFAULT, "nodelay", "profile", "clean"];
 
 /** Run the benchmarks named in `args` (all by default); returns the summary lines. */
 export async function runBenchmarks(args: readonly string[]): Promise<string[]> {
@@ -60,6 +62,9 @@ export async function runBenchmarks(args: readonly string[]): Promise<string[]> 
         break;
       case "footprint":
         summaries.push(footprintSummary(await runFootprint({ count: quick ? 1000 : 5000 })));
+        break;
+      case "clean":
+        for (const r of await cleanBench()) console.log(`removed ${r}`);
         break;
       case "profile":
         await runProfile({ count: quick ? 600 : 3000, ratePerS: 250 });

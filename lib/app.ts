@@ -11,7 +11,6 @@ import { type Sim, startSim } from "./sim/mod.ts";
 import { closeDatabase, connectDatabase, describeDatabase } from "./store/pg/connect.ts";
 import { migrate } from "./store/pg/migrate.ts";
 import { buildService } from "./service.ts";
-import { installProcessGuards } from "./process_guards.ts";
 
 /** The sim exchange as a lifecycle component; `sim()` is set once started. */
 export function simComponent(config: SimConfig): Component & { sim(): Sim } {
@@ -58,13 +57,8 @@ export async function runSim(config: Config): Promise<number> {
 
 /** `main.ts serve`: run the whole service until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runServe(config: Config): Promise<number> {
-  const removeGuards = installProcessGuards();
-  try {
-    const service = buildService(config);
-    return await runUntilSignal(service.lifecycle);
-  } finally {
-    removeGuards();
-  }
+  const service = buildService(config);
+  return await runUntilSignal(service.lifecycle);
 }
 
 /** `main.ts migrate`: create or migrate the database tables, then exit; resolves with the exit code. */

@@ -19,6 +19,7 @@ import { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { type Component, Lifecycle } from "./lifecycle.ts";
 import { getLogger } from "./log.ts";
+import { installProcessGuards } from "./process_guards.ts";
 import { createBroker } from "./broker/mod.ts";
 import type { Broker, BrokerEvent } from "./broker/types.ts";
 import { closeDatabase, connectDatabase, type Database, describeDatabase } from "./store/pg/connect.ts";
@@ -130,6 +131,16 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     return value;
   };
 
+  // --- process guards (first up, last down) ---------------------------------------------------------
+  let removeGuards: (() => void) | null = null;
+  lifecycle.add(component("guards", () => {
+    removeGuards = installProcessGuards();
+    return Promise.resolve();
+  }, () => {
+    removeGuards?.();
+    return Promise.resolve();
+  }));
+
   // --- stores ---------------------------------------------------------------------------------------
   lifecycle.add(component("database", async () => {
     log.info("database: {database}", { database: describeDatabase(config.database, { schema }) });
@@ -169,6 +180,23 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   const rules = new PreTradeRules(config.risk);
   let gate: SendGate | null = null;
   let executor: OrderExecutor | null = null;
+  /**
+   * Consume order requests only while they can be sent: this instance holds the lease and the broker is
+   * ready. Otherwise the messages wait in RabbitMQ (the few in flight are requeued without being recorded),
+   * so a reconnect never burns an order id.
+   */
+  let intakePaused: boolean | null = null;
+  const syncIntake = () => {
+    const intake = parts.intake;
+    if (!intake) return;
+    const consume = (parts.lease?.held ?? false) && (parts.broker?.state().ready ?? false);
+    if (intakePaused === !consume) return;
+    intakePaused = !consume;
+    const change = consume ? intake.resume() : intake.pause();
+    change.catch((e) =>
+      log.warn("intake {what} failed: {error}", { what: consume ? "resume" : "pause", error: String(e) })
+    );
+  };
   let killSwitch: KillSwitch | null = null;
   let flattenResumed = false;
   let resumeFlatten = () => {};
@@ -239,7 +267,9 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       );
     };
     unsubscribeResume = broker.subscribe((event) => {
-      if (event.type === "state") resumeFlatten();
+      if (event.type !== "state") return;
+      syncIntake();
+      resumeFlatten();
     });
     ks.attachFlatten({
       snapshot: () => broker.snapshot(),
@@ -292,14 +322,14 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     const onChange = (held: boolean) => {
       if (held) {
         leaseLog.info("this instance is ACTIVE for portfolio {portfolio_id}", { portfolio_id: portfolioId });
-        parts.intake?.resume();
+        syncIntake();
         queueMicrotask(() => resumeFlatten());
       } else {
         flattenResumed = false;
         leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
           portfolio_id: portfolioId,
         });
-        parts.intake?.pause();
+        syncIntake();
       }
     };
     if (isEmbeddedConfig(config.database)) {
@@ -448,7 +478,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
         return intakeAnswer(await exec.handle(parsed, "rabbitmq"));
       }, intakeOptions);
       await parts.intake.start();
-      if (!(parts.lease?.held ?? false)) parts.intake.pause();
+      syncIntake();
     }, async () => {
       await parts.intake?.stop();
     }));

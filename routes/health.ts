@@ -22,7 +22,9 @@ export interface HealthRouteDeps {
 export function healthRoutes(deps: HealthRouteDeps): Hono {
   const app = new Hono();
   app.get("/health", async (c) => {
-    const { httpStatus, report } = await buildHealth(deps.brokerState(), deps.components, { market: deps.market });
+    const { httpStatus, report } = await buildHealth(deps.brokerState(), deps.components, {
+      market: deps.market,
+    });
     c.header("Cache-Control", "no-store");
     return c.json(report, httpStatus);
   });

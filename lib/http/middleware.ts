@@ -106,7 +106,7 @@ export function accessLogMiddleware(onRequest?: (info: RequestInfo) => void): Mi
 export function bodyLimitMiddleware(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
-    onError: (c) => c.json({ error: `payload too large: the body exceeds ${maxBytes} bytes` }, 413),
+    onError: (c) => c.json({ error: `$: body exceeds ${maxBytes} bytes` }, 413),
   });
 }
 

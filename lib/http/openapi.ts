@@ -136,7 +136,9 @@ const OrderIdParam = z.object({
  */
 function named<T extends z.ZodType>(schema: T, refId: string): T {
   const own = (schema as unknown as { openapi?: unknown }).openapi;
-  const method = typeof own === "function" ? own : (z.ZodType.prototype as unknown as { openapi: unknown }).openapi;
+  const method = typeof own === "function"
+    ? own
+    : (z.ZodType.prototype as unknown as { openapi: unknown }).openapi;
   if (typeof method !== "function") throw new Error("zod is not extended with .openapi()");
   return (method as (this: T, refId: string) => T).call(schema, refId);
 }

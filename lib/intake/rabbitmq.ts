@@ -73,7 +73,15 @@ export interface IntakeDelivery {
 export type IntakeOutcome =
   | { action: "ack" }
   | { action: "dead_letter"; reason: string; fields?: FieldError[] }
-  | { action: "requeue"; reason: string };
+  | {
+    action: "requeue";
+    reason: string;
+    /**
+     * The service cannot take requests right now (broker reconnecting, standby instance): the message is
+     * fine and must wait. A transient requeue does not count towards the poison limit.
+     */
+    transient?: boolean;
+  };
 
 /** Handles one delivery; must be idempotent (a delivery can come again after a connection loss). */
 export type IntakeHandler = (delivery: IntakeDelivery) => Promise<IntakeOutcome>;
@@ -662,6 +670,7 @@ export class RabbitIntake {
         await this.#deadLetter(session, msg, key, outcome);
         return;
       case "requeue":
+        if (outcome.transient) this.#redeliveries.delete(key);
         await this.#requeue(session, msg, outcome.reason);
         return;
       default:

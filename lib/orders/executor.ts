@@ -54,8 +54,12 @@ export type SubmitOutcome =
   | { kind: "invalid"; errors: FieldError[]; record: OrderRecord | null }
   /** The `order_id` is taken by a request with different content: refused, recorded on the existing order. */
   | { kind: "conflict"; record: OrderRecord }
-  /** PostgreSQL could not record the intent: nothing was sent; retry later. */
-  | { kind: "unavailable"; message: string };
+  /**
+   * Nothing was recorded or sent and the same request may be retried later: PostgreSQL could not record
+   * it, or the service cannot trade right now (`code`: broker NOT_CONNECTED / RECONCILING / STOPPED, or
+   * NOT_LEADER on a standby instance). The `order_id` stays free for that retry.
+   */
+  | { kind: "unavailable"; message: string; code?: string };
 
 /** What became of a cancel request. */
 export type CancelOutcome =
@@ -63,7 +67,7 @@ export type CancelOutcome =
   | { kind: "not_found"; order_id: string }
   | { kind: "finished"; record: OrderRecord }
   | { kind: "refused"; record: OrderRecord; refusal: GateRefusal }
-  | { kind: "unavailable"; message: string };
+  | { kind: "unavailable"; message: string; code?: string };
 
 /** Options of {@linkcode OrderExecutor}. */
 export interface OrderExecutorOptions {
@@ -166,6 +170,12 @@ export class OrderExecutor {
   ): Promise<SubmitOutcome> {
     const { log, portfolioId } = this.options;
     const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    const unavailable = this.gate.unavailable();
+    if (unavailable) {
+      // Not the order's fault: nothing is recorded, so the same order_id can be retried when we can trade.
+      log.warn("order {order_id} not taken now ({code}): {message}", { ...ids, ...unavailable, source });
+      return { kind: "unavailable", code: unavailable.code, message: unavailable.message };
+    }
     if (this.options.splitContext && request.offset === "CLOSE" && isCloseTodayExchange(request.symbol)) {
       await this.options.prepare?.(request);
       return await this.#insertSplit(request, source);
@@ -300,7 +310,9 @@ export class OrderExecutor {
       log.warn("cancel of unknown order {order_id}", ids);
       return { kind: "not_found", order_id: request.order_id };
     }
-    const record = (found.record.broker_order_id && this.tracker.openRecord(found.record.broker_order_id)) ||
+    // The tracker's view is newer than the row (writes may be queued): never act on the stale row.
+    const record =
+      (found.record.broker_order_id && this.tracker.currentRecord(found.record.broker_order_id)) ||
       this.tracker.openParent(found.record.id) || found.record;
     if (!TERMINAL_STATUSES.has(record.status) && !record.broker_order_id) {
       const children = this.tracker.childrenOf(record.id).filter((c) => !TERMINAL_STATUSES.has(c.status));

@@ -56,7 +56,10 @@ export function httpAnswer(outcome: SubmitOutcome | CancelOutcome): HttpAnswer {
         },
       };
     case "unavailable":
-      return { status: 503, body: { error: outcome.message } };
+      return {
+        status: 503,
+        body: { error: outcome.message, code: outcome.code ?? "DATABASE_UNAVAILABLE", retry: true },
+      };
     case "sent":
       return { status: 202, body: { order: outcome.record, cancel: "sent" } };
     case "not_found":
@@ -99,6 +102,6 @@ export function intakeAnswer(outcome: SubmitOutcome | CancelOutcome): IntakeOutc
         fields: [{ field: "order_id", message: "unknown order" }],
       };
     case "unavailable":
-      return { action: "requeue", reason: outcome.message };
+      return { action: "requeue", reason: outcome.message, transient: true };
   }
 }

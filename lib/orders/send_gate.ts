@@ -100,6 +100,14 @@ export class SendGate {
   }
 
   /**
+   * Why nothing can be sent right now (standby instance, broker not ready), or null. Such a refusal is
+   * about the moment, not the order: the executor records nothing and the request may be retried.
+   */
+  unavailable(): GateRefusal | null {
+    return this.#connectionRefusal();
+  }
+
+  /**
    * Decide whether `order` (the request, as it would be sent) may be sent now. When it may, the order is
    * reserved as pending at once, so requests decided while it is being recorded count it; call
    * {@linkcode release} when it is not sent after all.

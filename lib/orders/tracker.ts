@@ -26,6 +26,9 @@ import { Outbox } from "./outbox.ts";
 import { aggregateSplit, childOrderId, type SplitSuffix } from "./close_split.ts";
 import { type OrderRecord, type OrderUpdate, TERMINAL_STATUSES } from "./types.ts";
 
+/** How many recently finished orders are remembered. */
+const RECENT_LIMIT = 10_000;
+
 /** What the outbox carries, in order. */
 export type TrackerWrite =
   | { kind: "update"; update: OrderUpdate }
@@ -62,6 +65,8 @@ export interface OrderTrackerOptions {
 /** Follows orders at the broker and records their changes. */
 export class OrderTracker {
   readonly #open = new Map<string, Entry>();
+  /** Orders finished recently (insertion order = age), see {@linkcode currentRecord}. */
+  readonly #recent = new Map<string, OrderRecord>();
   readonly #outbox: Outbox<TrackerWrite>;
   readonly #externalLedgers = new Map<string, FillLedger>();
   /** Open split parents by id, and the parent id of each of their children. */
@@ -153,7 +158,7 @@ export class OrderTracker {
       const entry = this.#open.get(brokerOrderId);
       if (entry) {
         entry.record = applied(entry.record, update);
-        if (TERMINAL_STATUSES.has(update.status)) this.#open.delete(brokerOrderId);
+        if (TERMINAL_STATUSES.has(update.status)) this.#close(brokerOrderId, entry.record);
       }
     }
     this.#push({ kind: "update", update });
@@ -169,6 +174,25 @@ export class OrderTracker {
   /** The tracked (open) record of a broker order id. */
   openRecord(brokerOrderId: string): OrderRecord | undefined {
     return this.#open.get(brokerOrderId)?.record;
+  }
+
+  /**
+   * The latest state of a broker order id as this tracker knows it — open, or finished recently (its
+   * terminal write may still be queued) — so a caller never acts on an older row read from PostgreSQL.
+   */
+  currentRecord(brokerOrderId: string): OrderRecord | undefined {
+    return this.#open.get(brokerOrderId)?.record ?? this.#recent.get(brokerOrderId);
+  }
+
+  /** An order reached a terminal state: it leaves the open set and is remembered as recently finished. */
+  #close(brokerOrderId: string, record: OrderRecord): void {
+    this.#open.delete(brokerOrderId);
+    this.#recent.delete(brokerOrderId);
+    this.#recent.set(brokerOrderId, record);
+    if (this.#recent.size > RECENT_LIMIT) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
   }
 
   /** Number of open orders tracked. */
@@ -358,7 +382,7 @@ export class OrderTracker {
   #update(entry: Entry, update: OrderUpdate): void {
     entry.record = applied(entry.record, update);
     if (TERMINAL_STATUSES.has(update.status) && entry.record.broker_order_id) {
-      this.#open.delete(entry.record.broker_order_id);
+      this.#close(entry.record.broker_order_id, entry.record);
     }
     this.options.log.info("order {order_id} → {status}", {
       order_id: update.id,

@@ -68,6 +68,8 @@ Deno.test("fault: the trade socket dropped mid-insert during a burst — UNKNOWN
       assert(events.length >= 2, `UNKNOWN events: ${events.length}`);
       const notAtBroker = await sql`select id from order_history where reject_reason like 'NOT_AT_BROKER%'`;
       assert(notAtBroker.length >= 1, "the drop_before order is REJECTED NOT_AT_BROKER");
+      // A send refused because the connection dropped while its intent was being committed (a few ms) is
+      // REJECTED NOT_CONNECTED/RECONCILING: it never left. Nothing else may be refused.
       const reasons = await sql`select reject_reason from order_history where status = 'REJECTED'`;
       for (const r of reasons) {
         assert(/^(NOT_AT_BROKER|NOT_CONNECTED|RECONCILING)/.test(r.reject_reason), r.reject_reason);
@@ -112,8 +114,18 @@ Deno.test("fault: the sim restarted with state kept mid-burst — the account is
         expectedIds: Array.from({ length: total }, (_, i) => `sr-${i}`),
       });
       assert((service.broker?.state().reconnects ?? 0) >= 1, "reconnected after the restart");
-      const dbg = await sql`select id, status, reject_reason from order_history order by created_at`;
-      console.log(dbg.map((r) => `${r.id} ${r.status} ${r.reject_reason ?? ""}`).join("\n"));
+      // Orders that arrived while the connection was down waited in the queue (nothing is recorded for a
+      // "not now"). Only sends cut off by the restart may be refused: NOT_AT_BROKER (sent, never arrived) or
+      // NOT_CONNECTED/RECONCILING (the connection dropped while the intent was being committed: never sent).
+      const reasons = await sql`select reject_reason from order_history where status = 'REJECTED'`;
+      for (const r of reasons) {
+        assert(/^(NOT_AT_BROKER|NOT_CONNECTED|RECONCILING)/.test(r.reject_reason), r.reject_reason);
+      }
+      const refusedAtIntake = reasons.filter((r) => /^(NOT_CONNECTED|RECONCILING)/.test(r.reject_reason));
+      assert(
+        refusedAtIntake.length <= 16,
+        `${refusedAtIntake.length} refused: more than the prefetch window`,
+      );
       // after the restart the engine is a new one: orders resting before it still fill on a market move
       await setBook(service, "SHFE.rb2605", 3300, 3301, { upper: 4000, lower: 3000 });
       const after = await assertAudit({
@@ -123,7 +135,10 @@ Deno.test("fault: the sim restarted with state kept mid-burst — the account is
         redis,
         expectedIds: Array.from({ length: total }, (_, i) => `sr-${i}`),
       });
-      assert(after.counts.filled === total, `all filled after the move: ${JSON.stringify(after.counts)}`);
+      assert(
+        after.counts.filled === total - after.counts.rejected && after.counts.filled > 0,
+        `every order at the broker filled after the move: ${JSON.stringify(after.counts)}`,
+      );
       console.log(`sim restart: ${JSON.stringify(result.counts)} → ${JSON.stringify(after.counts)}`);
     } finally {
       await service.lifecycle.stop();

@@ -134,6 +134,12 @@ export class ReliablePublisher {
     }
   }
 
+  /** Messages ready (not delivered) in the request queue now. */
+  async queueDepth(): Promise<number> {
+    const ch = await this.#channel();
+    return (await ch.checkQueue(this.#names.queue)).messageCount;
+  }
+
   /** Everything in the dead-letter queue now. */
   async deadLetters(): Promise<{ body: string; headers: Record<string, unknown> }[]> {
     const ch = await this.#channel();

@@ -121,9 +121,17 @@ export class PrivatePostgres {
       "stop",
       "-m",
       "immediate",
-    ])
-      .catch(() => "");
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+      "-w",
+    ]).catch(() => "");
+    // the last backends may still be writing for a moment after the postmaster is gone
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        await Deno.remove(this.#dir, { recursive: true });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     this.#dir = "";
   }
 

@@ -5,7 +5,15 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { withTestDatabase } from "../helpers/pg.ts";
-import { api, eventually, insertRequest, startTestService, testConfig, testNames, testSql } from "../helpers/service.ts";
+import {
+  api,
+  eventually,
+  insertRequest,
+  startTestService,
+  testConfig,
+  testNames,
+  testSql,
+} from "../helpers/service.ts";
 import { startSim } from "../../lib/sim/mod.ts";
 
 Deno.test("kill switch: a FLATTEN in force at start is resumed and closes what is still open", async () => {
@@ -36,8 +44,19 @@ Deno.test("kill switch: a FLATTEN in force at start is resumed and closes what i
         const first = await startTestService(config);
         try {
           await eventually("ready", () => first.broker?.state().ready);
-          assertEquals((await api(first, "POST", "/orders", insertRequest(names, "r-1", { limit_price: 3501, volume: 2 }))).status, 202);
-          await eventually("long 2 at the exchange", () => sim.engine().snapshot("demo").positions["SHFE.rb2605"]?.volume_long === 2);
+          assertEquals(
+            (await api(
+              first,
+              "POST",
+              "/orders",
+              insertRequest(names, "r-1", { limit_price: 3501, volume: 2 }),
+            )).status,
+            202,
+          );
+          await eventually(
+            "long 2 at the exchange",
+            () => sim.engine().snapshot("demo").positions["SHFE.rb2605"]?.volume_long === 2,
+          );
         } finally {
           await first.lifecycle.stop();
         }
@@ -54,11 +73,18 @@ Deno.test("kill switch: a FLATTEN in force at start is resumed and closes what i
           );
           const events = await sql`select mode, reason, set_by from kill_switch_event order by event_id`;
           assert(
-            events.some((e) => e.set_by === "system" && e.mode === "FLATTEN" && String(e.reason).includes("desk risk limit")),
+            events.some((e) =>
+              e.set_by === "system" && e.mode === "FLATTEN" && String(e.reason).includes("desk risk limit")
+            ),
             JSON.stringify(events),
           );
           // FLATTEN stays in force: new orders are still refused
-          const refused = await api(second, "POST", "/orders", insertRequest(names, "r-2", { limit_price: 3400 }));
+          const refused = await api(
+            second,
+            "POST",
+            "/orders",
+            insertRequest(names, "r-2", { limit_price: 3400 }),
+          );
           assertEquals(refused.json.code, "KILL_SWITCH");
         } finally {
           await second.lifecycle.stop();

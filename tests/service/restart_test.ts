@@ -5,11 +5,20 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { withTestDatabase } from "../helpers/pg.ts";
-import { eventually, insertRequest, rabbitPublisher, testNames, testSql } from "../helpers/service.ts";
+import {
+  cleanupRedis,
+  eventually,
+  insertRequest,
+  rabbitPublisher,
+  TEST_REDIS_DB,
+  testNames,
+  testRedis,
+  testSql,
+} from "../helpers/service.ts";
 import type { TestNames } from "../helpers/service.ts";
 import type { ServerDatabaseConfig } from "../../lib/store/pg/connect.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
-import { parseBrokerOrderId } from "../../lib/broker/order_ids.ts";
+import { assertAudit } from "../faults/audit.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -44,6 +53,7 @@ rabbitmq:
 http: {host: 127.0.0.1, port: ${httpPort}}
 log: {file: ${dir}/service.log, level: info}
 risk: {insert_rate_per_s: 10000, insert_burst: 10000}
+redis: {host: 127.0.0.1, port: 6379, db: ${TEST_REDIS_DB}}
 sim:
   accounts: [{user: demo, password: demo, balance: 100000000}]
 `,
@@ -93,6 +103,7 @@ Deno.test("restart: SIGKILL mid-burst loses nothing and duplicates nothing; SIGT
   await withTestDatabase(async (db) => {
     const rabbit = await rabbitPublisher(names);
     const sql = testSql(db);
+    const redis = testRedis();
     const port = freePort();
     const configPath = await writeConfig(names, db, sim, port);
     let child = spawnService(configPath);
@@ -121,28 +132,15 @@ Deno.test("restart: SIGKILL mid-burst loses nothing and duplicates nothing; SIGT
       }, 60_000);
       // nothing lost: every message is an order
       assertEquals(rows.length, total);
-      // nothing duplicated, and the database agrees with the exchange
-      const account = sim.engine().snapshot("demo");
-      const atBroker = new Map<string, string>();
-      for (const o of Object.values(account.orders)) {
-        const parsed = parseBrokerOrderId(o.order_id, names.portfolio);
-        assert(parsed, `unexpected broker order ${o.order_id}`);
-        assert(!atBroker.has(parsed.clientOrderId), `duplicate at the broker: ${parsed.clientOrderId}`);
-        atBroker.set(parsed.clientOrderId, o.status);
-      }
-      for (const row of rows) {
-        if (row.status === "REJECTED") {
-          assert(!atBroker.has(row.id), `${row.id} REJECTED in the database but live at the broker`);
-        } else {
-          assertEquals(row.status, "ACCEPTED", row.id);
-          assertEquals(atBroker.get(row.id), "ALIVE", row.id);
-        }
-      }
-      assertEquals(atBroker.size, rows.filter((r) => r.status !== "REJECTED").length);
-      const events = await sql`select id, seq from order_event order by id, seq`;
-      const seqs = new Map<string, number[]>();
-      for (const e of events) seqs.set(e.id, [...(seqs.get(e.id) ?? []), e.seq]);
-      for (const [id, s] of seqs) assertEquals(s, s.map((_, i) => i + 1), `event seq of ${id}`);
+      // nothing duplicated, and PostgreSQL and Redis agree with the exchange (the shared fault audit)
+      await assertAudit({
+        portfolioId: names.portfolio,
+        sql,
+        snapshot: () => sim.engine().snapshot("demo"),
+        redis,
+        expectedIds: Array.from({ length: total }, (_, i) => `k-${i}`),
+      });
+      assert(rows.every((r) => r.status === "ACCEPTED" || r.status === "REJECTED"), "resting or refused");
 
       // SIGTERM: drains and exits 0
       child.kill("SIGTERM");
@@ -156,6 +154,7 @@ Deno.test("restart: SIGKILL mid-burst loses nothing and duplicates nothing; SIGT
       }
       await child.status.catch(() => {});
       await rabbit.close();
+      await cleanupRedis(redis, names.portfolio);
       await sql.end();
     }
   });

@@ -434,9 +434,14 @@ Deno.test("trading safety: kill switch HALT, REDUCE_ONLY and FLATTEN (over Rabbi
       await service.lifecycle.stop();
       service = await startTestService(config);
       await eventually("broker ready again", () => service.broker?.state().ready);
-      const state = await api(service, "GET", "/kill-switch");
-      assertEquals((state.json.portfolio as { mode: string; set_by: string }).mode, "FLATTEN");
-      assertEquals((state.json.portfolio as { mode: string; set_by: string }).set_by, "carol");
+      // FLATTEN in force at start is run again, recorded as a change by `system` naming carol's reason
+      const state = await eventually("flatten resumed", async () => {
+        const s = await api(service, "GET", "/kill-switch");
+        return (s.json.portfolio as { set_by: string }).set_by === "system" ? s : null;
+      });
+      const portfolio = state.json.portfolio as { mode: string; set_by: string; reason: string };
+      assertEquals(portfolio.mode, "FLATTEN");
+      assertEquals(portfolio.reason, "resumed at start: risk breach");
       await book(service);
       await expectRefused(service, sql, o("after-restart", { limit_price: 3400 }), "KILL_SWITCH", "$");
       // OFF again: orders pass.

@@ -63,7 +63,11 @@ export class IntradaySeries {
     for (const p of this.#view.positions()) nets[p.symbol] = p.net;
     const point = { t: this.#now(), balance: account.balance, nets };
     const last = this.#points[this.#points.length - 1];
-    if (last && point.t - last.t < this.#min && this.#points.length > 1) {
+    // within the interval the last point is replaced, except the day's first point when the values moved
+    // (so the chart starts at the opening value)
+    const same = last !== undefined && last.balance === point.balance &&
+      JSON.stringify(last.nets) === JSON.stringify(point.nets);
+    if (last && point.t - last.t < this.#min && (this.#points.length > 1 || same)) {
       this.#points[this.#points.length - 1] = point;
     } else {
       this.#points.push(point);
