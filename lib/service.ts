@@ -244,12 +244,11 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       tradingDay,
       prepare: (request) => awaitQuote(broker, request.symbol, options.quoteWaitMs ?? 2000),
       splitContext: (symbol) => {
-        const snapshot = broker.snapshot();
-        if (!snapshot) return null;
+        if (!broker.state().ready) return null;
         const unseen = (gate?.pending() ?? []).filter((o) =>
-          o.symbol === symbol && !snapshot.orders[o.broker_order_id]
+          o.symbol === symbol && !broker.order(o.broker_order_id)
         );
-        return { position: snapshot.positions[symbol], unseen };
+        return { position: broker.position(symbol), unseen };
       },
     });
     observeExecutor(executor, metrics);

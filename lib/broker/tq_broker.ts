@@ -38,9 +38,11 @@ import type {
   Broker,
   BrokerEvent,
   BrokerInsert,
+  BrokerOrderView,
   BrokerPhase,
   BrokerState,
   InstrumentView,
+  PositionView,
   QuoteView,
   SendResult,
 } from "./types.ts";
@@ -198,6 +200,8 @@ export class TqBroker implements Broker {
   #started = false;
   #stopped = false;
   #snapshot: AccountSnapshot | null = null;
+  /** ALIVE orders of the snapshot by symbol (ids), so the send path never scans or copies the day. */
+  #alive = new Map<string, Set<string>>();
   #trade: TradeAttempt | null = null;
   #attemptSeq = 0;
   #hadConnection = false;
@@ -336,6 +340,41 @@ export class TqBroker implements Broker {
   /** A copy of the last complete view (kept current by the events), or null before the first one. */
   snapshot(): AccountSnapshot | null {
     return this.#snapshot ? structuredClone(this.#snapshot) : null;
+  }
+
+  /** A copy of the current position in `symbol` (undefined = none, or before the first snapshot). */
+  position(symbol: string): PositionView | undefined {
+    const p = this.#snapshot?.positions[symbol];
+    return p ? { ...p } : undefined;
+  }
+
+  /** A copy of one order of the current view. */
+  order(brokerOrderId: string): BrokerOrderView | undefined {
+    const o = this.#snapshot?.orders[brokerOrderId];
+    return o ? { ...o } : undefined;
+  }
+
+  /** Copies of the ALIVE orders on `symbol` (every terminal's), from an index: no scan of the day. */
+  workingOrders(symbol: string): BrokerOrderView[] {
+    const ids = this.#alive.get(symbol);
+    const orders = this.#snapshot?.orders;
+    if (!ids || !orders) return [];
+    const out: BrokerOrderView[] = [];
+    for (const id of ids) {
+      const o = orders[id];
+      if (o) out.push({ ...o });
+    }
+    return out;
+  }
+
+  #indexOrder(id: string, view: BrokerOrderView | undefined): void {
+    for (const [symbol, ids] of this.#alive) {
+      if (ids.delete(id) && ids.size === 0) this.#alive.delete(symbol);
+    }
+    if (view?.status !== "ALIVE") return;
+    const ids = this.#alive.get(view.symbol) ?? new Set<string>();
+    ids.add(id);
+    this.#alive.set(view.symbol, ids);
   }
 
   /** Resolve when ready; reject after `timeoutMs` or when stopped meanwhile. */
@@ -701,6 +740,8 @@ export class TqBroker implements Broker {
     const snapshot = buildSnapshot(tree);
     if (snapshot.trading_day) this.#state.trading_day = snapshot.trading_day;
     this.#snapshot = snapshot;
+    this.#alive = new Map();
+    for (const [id, o] of Object.entries(snapshot.orders)) this.#indexOrder(id, o);
     this.#state.ready = true;
     this.#state.attempts = 0;
     this.#tradeBackoff.reset();
@@ -743,10 +784,12 @@ export class TqBroker implements Broker {
       const v = orders[k];
       if (!isObj(v) || !isWellFormed(v)) {
         delete snap.orders[k];
+        this.#indexOrder(k, undefined);
         continue;
       }
       const view = toOrderView(k, v);
       snap.orders[k] = view;
+      this.#indexOrder(k, view);
       this.#emit({ type: "order", order: { ...view } });
     }
     const positions = coll("positions");

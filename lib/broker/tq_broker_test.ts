@@ -2,6 +2,7 @@
  * TqBroker details: the exact packets on the wire, malformed sends, an unreachable server, tqsdk's console
  * output kept off the console. (The full scenarios against the sim are in tests/broker/.)
  */
+import { spyOnWsSends } from "../../tests/helpers/ws_spy.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "../../tests/assert.ts";
 import { book, control, Recorder, tqConfig, withSim } from "../../tests/broker/env.ts";
 import { deriveBrokerOrderId } from "./order_ids.ts";
@@ -17,24 +18,23 @@ type ConsoleFn = (...args: unknown[]) => void;
 async function spy(
   fn: (sent: Record<string, unknown>[], consoleLines: string[]) => Promise<void>,
 ): Promise<void> {
-  const Original = globalThis.WebSocket;
-  const sent: Record<string, unknown>[] = [];
-  class Spy extends Original {
-    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-      if (typeof data === "string") sent.push(JSON.parse(data));
-      super.send(data);
-    }
-  }
   const c = console as unknown as Record<string, ConsoleFn>;
   const saved = { log: c.log, error: c.error };
   const lines: string[] = [];
   c.log = (...a: unknown[]) => lines.push(a.map(String).join(" "));
   c.error = (...a: unknown[]) => lines.push(a.map(String).join(" "));
-  globalThis.WebSocket = Spy;
   try {
-    await fn(sent, lines);
+    await spyOnWsSends(async (frames) => {
+      const sent = new Proxy([] as Record<string, unknown>[], {
+        get(target, key, receiver) {
+          target.length = 0;
+          for (const f of frames) target.push(JSON.parse(f.data));
+          return Reflect.get(target, key, receiver);
+        },
+      });
+      await fn(sent, lines);
+    });
   } finally {
-    globalThis.WebSocket = Original;
     Object.assign(c, saved);
   }
 }

@@ -212,6 +212,12 @@ export interface Broker {
   state(): BrokerState;
   /** The current complete view, or null before the first complete snapshot. */
   snapshot(): AccountSnapshot | null;
+  /** The current position in one symbol (cheap: for the send path; `snapshot()` copies the whole day). */
+  position(symbol: string): PositionView | undefined;
+  /** One order of the current view. */
+  order(brokerOrderId: string): BrokerOrderView | undefined;
+  /** The ALIVE orders on one symbol, every terminal's (cheap: an index, no scan of the day). */
+  workingOrders(symbol: string): BrokerOrderView[];
   /** Resolve when ready, reject after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<void>;
   /** Send one insert on the ready socket; never queued across a disconnect. */

@@ -143,12 +143,11 @@ export interface KillSwitchCheckDeps {
  */
 export function brokerCheckDeps(broker: Broker, portfolioId: string): KillSwitchCheckDeps {
   return {
-    position: (symbol) => broker.snapshot()?.positions[symbol],
+    position: (symbol) => broker.position(symbol),
     working: (symbol, pending) => {
       const seen = new Set<string>();
       const out: BrokerOrderView[] = [];
-      for (const o of Object.values(broker.snapshot()?.orders ?? {})) {
-        if (o.symbol !== symbol || o.status !== "ALIVE") continue;
+      for (const o of broker.workingOrders(symbol)) {
         if (parseBrokerOrderId(o.broker_order_id, portfolioId) === null) continue;
         out.push(o);
         seen.add(o.broker_order_id);

@@ -37,14 +37,12 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
   const { broker, portfolioId } = deps;
   const ours = (o: BrokerOrderView) => parseBrokerOrderId(o.broker_order_id, portfolioId) !== null;
   const insert: InsertCheck = (request, context) => {
-    const snapshot = broker.snapshot();
     const seen = new Set<string>();
     const working: BrokerOrderView[] = [];
-    for (const o of Object.values(snapshot?.orders ?? {})) {
-      if (o.symbol === request.symbol && o.status === "ALIVE" && ours(o)) {
-        working.push(o);
-        seen.add(o.broker_order_id);
-      }
+    for (const o of broker.workingOrders(request.symbol)) {
+      if (!ours(o)) continue;
+      working.push(o);
+      seen.add(o.broker_order_id);
     }
     for (const o of context.pending) {
       if (o.symbol === request.symbol && !seen.has(o.broker_order_id)) working.push(o);
@@ -54,7 +52,7 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
       instrument: broker.instrument(request.symbol),
       quote: broker.quote(request.symbol),
       nowMs: deps.now(),
-      position: snapshot?.positions[request.symbol],
+      position: broker.position(request.symbol),
       workingOrders: working,
     }));
   };
@@ -72,7 +70,7 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
         rules.recordInsert(deps.now());
         return;
       }
-      const symbol = broker.snapshot()?.orders[brokerOrderId]?.symbol ?? "";
+      const symbol = broker.order(brokerOrderId)?.symbol ?? "";
       rules.recordCancel(cancelContext(symbol));
     },
   };

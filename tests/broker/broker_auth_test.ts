@@ -2,6 +2,7 @@
  * `sandbox` and `real` run modes: authentication at a local Keycloak double (checks the form, returns a
  * JWT built here), the sim playing the brokers `快期模拟` and `H期货`.
  */
+import { spyOnWsSends } from "../helpers/ws_spy.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import type { Sim } from "../../lib/sim/mod.ts";
 import { createBroker } from "../../lib/broker/mod.ts";
@@ -65,27 +66,22 @@ function modeConfig(sim: Sim, auth: AuthDouble, tq: Record<string, unknown>) {
   });
 }
 
-/** Record the URLs and frames of every WebSocket created meanwhile. */
+/** Record the URLs of the sockets that sent, and the frames sent, meanwhile. */
 async function spyWebSockets(fn: (urls: string[], sent: string[]) => Promise<void>): Promise<void> {
-  const Original = globalThis.WebSocket;
-  const urls: string[] = [];
-  const sent: string[] = [];
-  class Spy extends Original {
-    constructor(url: string | URL, protocols?: ConstructorParameters<typeof WebSocket>[1]) {
-      urls.push(String(url));
-      super(url, protocols);
-    }
-    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-      if (typeof data === "string") sent.push(data);
-      super.send(data);
-    }
-  }
-  globalThis.WebSocket = Spy;
-  try {
-    await fn(urls, sent);
-  } finally {
-    globalThis.WebSocket = Original;
-  }
+  await spyOnWsSends(async (frames) => {
+    const view = <T>(pick: (f: { url: string; data: string }) => T, unique: boolean) =>
+      new Proxy([] as T[], {
+        get(target, key, receiver) {
+          target.length = 0;
+          for (const f of frames) {
+            const v = pick(f);
+            if (!unique || !target.includes(v)) target.push(v);
+          }
+          return Reflect.get(target, key, receiver);
+        },
+      });
+    await fn(view((f) => f.url, true), view((f) => f.data, false));
+  });
 }
 
 Deno.test("broker (sandbox): authenticates, logs in as the token's sub at 快期模拟, passes the token", async () => {

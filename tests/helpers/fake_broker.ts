@@ -157,6 +157,20 @@ export class FakeBroker implements Broker {
   snapshot(): AccountSnapshot | null {
     return this.#snapshot;
   }
+  position(symbol: string): PositionView | undefined {
+    return this.#snapshot?.positions[symbol];
+  }
+
+  order(brokerOrderId: string): BrokerOrderView | undefined {
+    return this.#snapshot?.orders[brokerOrderId];
+  }
+
+  workingOrders(symbol: string): BrokerOrderView[] {
+    return Object.values(this.#snapshot?.orders ?? {}).filter((o) =>
+      o.symbol === symbol && o.status === "ALIVE"
+    );
+  }
+
   waitReady(_timeoutMs: number): Promise<void> {
     return this.#state.ready ? Promise.resolve() : Promise.reject(new Error("not ready"));
   }
