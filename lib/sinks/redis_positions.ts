@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { RedisConfig } from "../config.ts";
 import type { AccountView, PositionView } from "../broker/types.ts";
 import { getLogger } from "../log.ts";
@@ -137,7 +138,7 @@ export class RedisPositionWriter {
   #pendingSymbols = new Set<string>();
   #pendingAccount = false;
   #pendingFull = false;
-  #scheduled: ReturnType<typeof setTimeout> | undefined;
+  #scheduled: ReturnType<typeof setImmediate> | undefined;
   #inFlight: Promise<void> | null = null;
   #idleWaiters: (() => void)[] = [];
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
@@ -270,14 +271,15 @@ export class RedisPositionWriter {
 
   #schedule(): void {
     if (this.#scheduled !== undefined || this.#inFlight !== null) return;
-    this.#scheduled = setTimeout(() => {
+    // After the current I/O callbacks (every event of the frame being handled), without a timer's ~1 ms.
+    this.#scheduled = setImmediate(() => {
       this.#scheduled = undefined;
       this.#inFlight = this.#flush().finally(() => {
         this.#inFlight = null;
         if (this.#pendingFull || this.#pendingAccount || this.#pendingSymbols.size > 0) this.#schedule();
         else this.#settle();
       });
-    }, 0);
+    });
   }
 
   #settle(): void {

