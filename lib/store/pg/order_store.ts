@@ -444,10 +444,19 @@ export class OrderStore {
     const ids = [...perOrder.keys()].sort();
     const maxPerOrder = Math.max(...perOrder.values());
     return await this.#transaction("applyUpdates", async (tx) => {
-      const locked = await tx`
+      // The lock and the event tails go out together (pipelined on the transaction's connection).
+      const [locked, tail] = await Promise.all([
+        tx`
         select ${tx.unsafe(ORDER_COLUMNS)} from order_history
         where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
-        order by id for update`;
+        order by id for update`,
+        tx`
+        select id, seq, status, msg from (
+          select id, seq, status, msg, row_number() over (partition by id order by seq desc) as rn
+          from order_event where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
+        ) t where rn <= ${maxPerOrder}
+        order by id, seq desc`,
+      ]);
       const rows = new Map(locked.map((r) => [r.id as string, toOrder(r)]));
       const missing = ids.find((id) => !rows.has(id));
       if (missing !== undefined) {
@@ -457,12 +466,6 @@ export class OrderStore {
         );
       }
       // The latest events of each order (newest first), as many as the batch has updates for it.
-      const tail = await tx`
-        select id, seq, status, msg from (
-          select id, seq, status, msg, row_number() over (partition by id order by seq desc) as rn
-          from order_event where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
-        ) t where rn <= ${maxPerOrder}
-        order by id, seq desc`;
       const tails = new Map<string, { seq: number; status: string; msg: string | null }[]>();
       for (const r of tail) {
         const list = tails.get(r.id as string) ?? [];
@@ -491,9 +494,13 @@ export class OrderStore {
         replayed.set(id, p);
       }
 
+      // Every UPDATE and the event INSERT go out pipelined (they run in order on the transaction's
+      // connection): a few round trips per batch instead of one per update. Each event's seq is known from
+      // the tails, so nothing waits on an update's answer.
       const results: AppliedUpdate[] = [];
       const eventRows: Row[] = [];
       const eventSlots: number[] = [];
+      const pendingUpdates: { slot: number; u: OrderUpdate; query: Promise<Row[]> }[] = [];
       for (const u of updates) {
         const skip = replayed.get(u.id)!;
         if (skip > 0) {
@@ -506,24 +513,15 @@ export class OrderStore {
           const v = u.fields[k];
           if (v !== undefined) set[k] = v;
         }
-        let row: Row;
-        try {
-          [row] = await tx`
+        const query = tx`
             update order_history set ${tx(set)}, updated_at = now()
             where portfolio_id = ${this.#portfolioId} and id = ${u.id}
             returning ${tx.unsafe(ORDER_COLUMNS)}`;
-        } catch (err) {
-          throw new OrderStoreError(
-            `applyUpdates: order ${u.id} → ${u.status} ${JSON.stringify(u.fields)}: ${describePgError(err)}`,
-            { orderId: u.id, cause: err },
-          );
-        }
         const seq = nextSeq.get(u.id)!;
         nextSeq.set(u.id, seq + 1);
-        const record = toOrder(row);
-        rows.set(u.id, record);
+        pendingUpdates.push({ slot: results.length, u, query: Promise.resolve(query) });
         eventSlots.push(results.length);
-        results.push({ record, event: null });
+        results.push({ record: rows.get(u.id)!, event: null });
         eventRows.push({
           portfolio_id: this.#portfolioId,
           id: u.id,
@@ -532,22 +530,39 @@ export class OrderStore {
           msg: JSON.stringify(u.event),
         });
       }
-      if (eventRows.length > 0) {
-        let inserted: Row[];
-        try {
-          inserted = await tx`
-            insert into order_event ${tx(eventRows)}
-            returning ${tx.unsafe(EVENT_COLUMNS)}`;
-        } catch (err) {
-          throw new OrderStoreError(`applyUpdates: appending events failed: ${describePgError(err)}`, {
-            cause: err,
-          });
+      const eventsQuery = eventRows.length > 0
+        ? Promise.resolve(tx`insert into order_event ${tx(eventRows)} returning ${tx.unsafe(EVENT_COLUMNS)}`)
+        : Promise.resolve([] as Row[]);
+      // Settle everything before judging, so the first failure in order is the one reported.
+      const settled = await Promise.allSettled([...pendingUpdates.map((p) => p.query), eventsQuery]);
+      for (let k = 0; k < pendingUpdates.length; k++) {
+        const outcome = settled[k];
+        const { u, slot } = pendingUpdates[k];
+        if (outcome.status === "rejected") {
+          throw new OrderStoreError(
+            `applyUpdates: order ${u.id} → ${u.status} ${JSON.stringify(u.fields)}: ${
+              describePgError(outcome.reason)
+            }`,
+            { orderId: u.id, cause: outcome.reason },
+          );
         }
-        const byKey = new Map(inserted.map((r) => [`${r.id}\u0000${r.seq}`, toEvent(r)]));
-        eventSlots.forEach((slot, k) => {
-          results[slot].event = byKey.get(`${eventRows[k].id}\u0000${eventRows[k].seq}`) ?? null;
-        });
+        const record = toOrder(outcome.value[0]);
+        rows.set(u.id, record);
+        results[slot].record = record;
       }
+      const eventsOutcome = settled[pendingUpdates.length];
+      if (eventsOutcome.status === "rejected") {
+        throw new OrderStoreError(
+          `applyUpdates: appending events failed: ${describePgError(eventsOutcome.reason)}`,
+          {
+            cause: eventsOutcome.reason,
+          },
+        );
+      }
+      const byKey = new Map(eventsOutcome.value.map((r) => [`${r.id}\u0000${r.seq}`, toEvent(r)]));
+      eventSlots.forEach((slot, k) => {
+        results[slot].event = byKey.get(`${eventRows[k].id}\u0000${eventRows[k].seq}`) ?? null;
+      });
       return results;
     });
   }
