@@ -49,6 +49,7 @@ import type {
 import {
   buildSnapshot,
   frameNotifies,
+  initialBrokerState,
   isWellFormed,
   toAccountView,
   toInstrumentView,
@@ -232,17 +233,7 @@ export class TqBroker implements Broker {
     this.#tradeBackoff = new Backoff(b);
     this.#mdBackoff = new Backoff(b);
     this.#symbolsBackoff = new Backoff(b);
-    this.#state = {
-      phase: "stopped",
-      since: this.#now(),
-      ready: false,
-      trading_day: "",
-      last_data_at: 0,
-      reconnects: 0,
-      attempts: 0,
-      last_error: null,
-      alarm: false,
-    };
+    this.#state = initialBrokerState(this.#now());
   }
 
   // -------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import type {
   AccountView,
   BrokerNotice,
   BrokerOrderView,
+  BrokerState,
   BrokerTradeView,
   Direction,
   InstrumentView,
@@ -103,6 +104,21 @@ export function toTradeView(id: string, t: Obj): BrokerTradeView {
     volume: lots(t.volume),
     commission: money(t.commission),
     trade_time_ms: nsToMs(t.trade_date_time),
+  };
+}
+
+/** The broker state before any connection attempt. */
+export function initialBrokerState(now: number = Date.now()): BrokerState {
+  return {
+    phase: "stopped",
+    since: now,
+    ready: false,
+    trading_day: "",
+    last_data_at: 0,
+    reconnects: 0,
+    attempts: 0,
+    last_error: null,
+    alarm: false,
   };
 }
 

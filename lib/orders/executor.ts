@@ -181,17 +181,7 @@ export class OrderExecutor {
       return await this.#insertSplit(request, source);
     }
     const brokerOrderId = deriveBrokerOrderId(portfolioId, request.order_id);
-    const order: BrokerInsert = {
-      broker_order_id: brokerOrderId,
-      symbol: request.symbol,
-      direction: request.direction,
-      offset: normalizeOffset(request.symbol, request.offset),
-      volume: request.volume,
-      price_type: request.price_type,
-      limit_price: request.limit_price ?? undefined,
-      time_condition: request.time_condition,
-      volume_condition: request.volume_condition,
-    };
+    const order = this.#brokerInsert(request, brokerOrderId);
     await this.options.prepare?.(request);
     const decision = this.gate.decideInsert(request, order);
     const hash = requestHash(request);

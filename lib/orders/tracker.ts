@@ -454,17 +454,21 @@ export class OrderTracker {
   }
 
   async #write(batch: TrackerWrite[]): Promise<void> {
-    // Consecutive writes of one kind go in one call; kinds keep their order.
+    // Trades depend on nothing else (deduplicated inserts, no link to order rows), so all of a batch's
+    // trades go first in one call; then updates and external orders in their order, consecutive ones of one
+    // kind in one call. A batch is then a couple of transactions, not one per fill. A retry after a partial
+    // write is safe: trades are deduplicated and updates replay-safe.
+    const trades = batch.filter((w): w is Extract<TrackerWrite, { kind: "trade" }> => w.kind === "trade");
+    if (trades.length > 0) await this.store.recordTrades(trades.map((w) => w.input));
+    const rest = batch.filter((w) => w.kind !== "trade");
     let i = 0;
-    while (i < batch.length) {
-      const kind = batch[i].kind;
+    while (i < rest.length) {
+      const kind = rest[i].kind;
       let j = i;
-      while (j < batch.length && batch[j].kind === kind) j++;
-      const run = batch.slice(i, j);
+      while (j < rest.length && rest[j].kind === kind) j++;
+      const run = rest.slice(i, j);
       if (kind === "update") {
         await this.store.applyUpdates(run.map((w) => (w as { update: OrderUpdate }).update));
-      } else if (kind === "trade") {
-        await this.store.recordTrades(run.map((w) => (w as { input: TradeInput }).input));
       } else {
         for (const w of run as Extract<TrackerWrite, { kind: "external" }>[]) await this.#writeExternal(w);
       }

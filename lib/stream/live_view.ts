@@ -27,6 +27,7 @@ import type {
   PositionView,
 } from "../broker/types.ts";
 import { getLogger } from "../log.ts";
+import { initialBrokerState, zeroPosition as flatPosition } from "../broker/views.ts";
 
 /** One change of the live view. */
 export type LiveChange =
@@ -48,44 +49,8 @@ export interface LiveViewOptions {
   now?: () => number;
 }
 
-/** The broker state assumed before any `state` event. */
-export function initialBrokerState(now: number = Date.now()): BrokerState {
-  return {
-    phase: "stopped",
-    since: now,
-    ready: false,
-    trading_day: "",
-    last_data_at: 0,
-    reconnects: 0,
-    attempts: 0,
-    last_error: null,
-    alarm: false,
-  };
-}
-
-/** An all-zero position of `symbol` (what a vanished symbol becomes). */
-export function flatPosition(symbol: string): PositionView {
-  return {
-    symbol,
-    long_today: 0,
-    long_his: 0,
-    short_today: 0,
-    short_his: 0,
-    long: 0,
-    short: 0,
-    net: 0,
-    long_frozen_today: 0,
-    long_frozen_his: 0,
-    short_frozen_today: 0,
-    short_frozen_his: 0,
-    open_price_long: null,
-    open_price_short: null,
-    last_price: null,
-    float_profit: 0,
-    position_profit: 0,
-    margin: 0,
-  };
-}
+/** The broker state assumed before any `state` event; an all-zero position (what a vanished symbol becomes). */
+export { initialBrokerState, zeroPosition as flatPosition } from "../broker/views.ts";
 
 const log = getLogger("stream.view");
 
