@@ -1,11 +1,12 @@
 /**
  * A WebSocket class for npm `tqsdk` that parses every frame with `JSON.parse` before the library sees it.
  *
- * tqsdk-js reads frames with `eval('(' + data + ')')` (`shared/design/diff-protocol.md` §7), so a hostile or
+ * tqsdk-js evaluates each frame's text as JavaScript (`shared/design/diff-protocol.md` §7), so a hostile or
  * broken server could run code in our process, and its merge writes through `__proto__` keys. This class is
  * passed as `wsOption.WebSocket`: it parses each frame tolerantly (bare `NaN`/`Infinity` become `null`),
  * drops frames that are not JSON objects, removes prototype-polluting keys, and hands the library a fresh
- * strict-JSON text. `eval` of a strict JSON object text without such keys is inert data.
+ * strict-JSON text: evaluating a strict JSON object text without such keys yields inert data. The socket
+ * underneath is npm `ws` (TCP_NODELAY; see {@linkcode createSafeWebSocketClass}).
  *
  * @module
  */
