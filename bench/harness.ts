@@ -89,7 +89,7 @@ rabbitmq:
   url: "${AMQP_URL}"
   order_request_queue: ${names.queue}
   order_request_exchange: ${names.exchange}
-  prefetch: ${options.prefetch ?? 64}
+  prefetch: ${options.prefetch ?? Number(Deno.env.get("TBC_BENCH_PREFETCH") ?? 64)}
 risk:
   max_request_age_ms: 0
   max_net_position: 100000000
