@@ -167,6 +167,14 @@ const ORDER_COLUMNS = `portfolio_id, id, status, symbol, direction, "offset", vo
   to_char(created_at at time zone 'UTC', ${ISO}) as created_at,
   to_char(updated_at at time zone 'UTC', ${ISO}) as updated_at`;
 
+/** {@link ORDER_COLUMNS} qualified with the alias `o` (for `update order_history o … from …`). */
+const QUALIFIED_ORDER_COLUMNS = `o.portfolio_id, o.id, o.status, o.symbol, o.direction, o."offset", o.volume,
+  o.limit_price, o.price_type, o.time_condition, o.volume_condition, o.filled_quantity, o.volume_left,
+  o.avg_fill_price, o.exchange_order_id, o.broker_order_id, o.last_msg, o.reject_reason, o.source,
+  o.request_hash, o.parent_id, o.trading_day,
+  to_char(o.created_at at time zone 'UTC', ${ISO}) as created_at,
+  to_char(o.updated_at at time zone 'UTC', ${ISO}) as updated_at`;
+
 const EVENT_COLUMNS = `portfolio_id, id, seq, status, msg,
   to_char(created_at at time zone 'UTC', ${ISO}) as created_at`;
 
@@ -450,12 +458,16 @@ export class OrderStore {
         select ${tx.unsafe(ORDER_COLUMNS)} from order_history
         where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
         order by id for update`,
+        // per order, its newest events through the (portfolio_id, id, seq) index: never a scan of the day
         tx`
-        select id, seq, status, msg from (
-          select id, seq, status, msg, row_number() over (partition by id order by seq desc) as rn
-          from order_event where portfolio_id = ${this.#portfolioId} and id in ${tx(ids)}
-        ) t where rn <= ${maxPerOrder}
-        order by id, seq desc`,
+        select t.id, e.seq, e.status, e.msg
+        from unnest(${ids}::text[]) as t(id)
+        cross join lateral (
+          select seq, status, msg from order_event
+          where portfolio_id = ${this.#portfolioId} and id = t.id
+          order by seq desc limit ${maxPerOrder}
+        ) e
+        order by t.id, e.seq desc`,
       ]);
       const rows = new Map(locked.map((r) => [r.id as string, toOrder(r)]));
       const missing = ids.find((id) => !rows.has(id));
@@ -494,13 +506,14 @@ export class OrderStore {
         replayed.set(id, p);
       }
 
-      // Every UPDATE and the event INSERT go out pipelined (they run in order on the transaction's
-      // connection): a few round trips per batch instead of one per update. Each event's seq is known from
-      // the tails, so nothing waits on an update's answer.
+      // The updates go as bulk statements — round k holds the k-th update of each order, so an order's
+      // updates still apply in order — pipelined with the event INSERT on the transaction's connection: a
+      // few round trips per batch whatever its size. Each event's seq is known from the tails.
       const results: AppliedUpdate[] = [];
       const eventRows: Row[] = [];
       const eventSlots: number[] = [];
-      const pendingUpdates: { slot: number; u: OrderUpdate; query: Promise<Row[]> }[] = [];
+      const rounds: { slot: number; u: OrderUpdate }[][] = [];
+      const roundOf = new Map<string, number>();
       for (const u of updates) {
         const skip = replayed.get(u.id)!;
         if (skip > 0) {
@@ -508,18 +521,11 @@ export class OrderStore {
           results.push({ record: rows.get(u.id)!, event: null });
           continue;
         }
-        const set: Row = { status: u.status };
-        for (const k of UPDATE_FIELDS) {
-          const v = u.fields[k];
-          if (v !== undefined) set[k] = v;
-        }
-        const query = tx`
-            update order_history set ${tx(set)}, updated_at = now()
-            where portfolio_id = ${this.#portfolioId} and id = ${u.id}
-            returning ${tx.unsafe(ORDER_COLUMNS)}`;
+        const round = roundOf.get(u.id) ?? 0;
+        roundOf.set(u.id, round + 1);
+        (rounds[round] ??= []).push({ slot: results.length, u });
         const seq = nextSeq.get(u.id)!;
         nextSeq.set(u.id, seq + 1);
-        pendingUpdates.push({ slot: results.length, u, query: Promise.resolve(query) });
         eventSlots.push(results.length);
         results.push({ record: rows.get(u.id)!, event: null });
         eventRows.push({
@@ -530,33 +536,66 @@ export class OrderStore {
           msg: JSON.stringify(u.event),
         });
       }
+      const roundQueries = rounds.map((round) => {
+        const input = round.map(({ u }) => {
+          const f: Row = {};
+          for (const k of UPDATE_FIELDS) if (u.fields[k] !== undefined) f[k] = u.fields[k];
+          return { id: u.id, status: u.status, f };
+        });
+        return Promise.resolve(tx`
+          update order_history o set
+            status = u.status,
+            filled_quantity = case when u.f ? 'filled_quantity' then (u.f->>'filled_quantity')::int
+              else o.filled_quantity end,
+            volume_left = case when u.f ? 'volume_left' then (u.f->>'volume_left')::int else o.volume_left end,
+            avg_fill_price = case when u.f ? 'avg_fill_price' then (u.f->>'avg_fill_price')::numeric
+              else o.avg_fill_price end,
+            exchange_order_id = case when u.f ? 'exchange_order_id' then u.f->>'exchange_order_id'
+              else o.exchange_order_id end,
+            broker_order_id = case when u.f ? 'broker_order_id' then u.f->>'broker_order_id'
+              else o.broker_order_id end,
+            last_msg = case when u.f ? 'last_msg' then u.f->>'last_msg' else o.last_msg end,
+            reject_reason = case when u.f ? 'reject_reason' then u.f->>'reject_reason' else o.reject_reason end,
+            trading_day = case when u.f ? 'trading_day' then u.f->>'trading_day' else o.trading_day end,
+            updated_at = now()
+          from jsonb_to_recordset(${
+          tx.json(input as unknown as postgres.JSONValue)
+        }::jsonb) as u(id text, status text, f jsonb)
+          where o.portfolio_id = ${this.#portfolioId} and o.id = u.id
+          returning ${tx.unsafe(QUALIFIED_ORDER_COLUMNS)}`);
+      });
       const eventsQuery = eventRows.length > 0
         ? Promise.resolve(tx`insert into order_event ${tx(eventRows)} returning ${tx.unsafe(EVENT_COLUMNS)}`)
         : Promise.resolve([] as Row[]);
       // Settle everything before judging, so the first failure in order is the one reported.
-      const settled = await Promise.allSettled([...pendingUpdates.map((p) => p.query), eventsQuery]);
-      for (let k = 0; k < pendingUpdates.length; k++) {
+      const settled = await Promise.allSettled([...roundQueries, eventsQuery]);
+      for (let k = 0; k < rounds.length; k++) {
         const outcome = settled[k];
-        const { u, slot } = pendingUpdates[k];
         if (outcome.status === "rejected") {
+          const detail = describePgError(outcome.reason);
+          const failing = rounds[k].find(({ u }) => detail.includes(`(${this.#portfolioId}, ${u.id},`))?.u ??
+            (rounds[k].length === 1 ? rounds[k][0].u : undefined);
           throw new OrderStoreError(
-            `applyUpdates: order ${u.id} → ${u.status} ${JSON.stringify(u.fields)}: ${
-              describePgError(outcome.reason)
-            }`,
-            { orderId: u.id, cause: outcome.reason },
+            failing
+              ? `applyUpdates: order ${failing.id} → ${failing.status} ${
+                JSON.stringify(failing.fields)
+              }: ${detail}`
+              : `applyUpdates: updating orders ${rounds[k].map(({ u }) => u.id).join(", ")}: ${detail}`,
+            { orderId: failing?.id ?? null, cause: outcome.reason },
           );
         }
-        const record = toOrder(outcome.value[0]);
-        rows.set(u.id, record);
-        results[slot].record = record;
+        const byId = new Map(outcome.value.map((r) => [r.id as string, toOrder(r)]));
+        for (const { slot, u } of rounds[k]) {
+          const record = byId.get(u.id)!;
+          rows.set(u.id, record);
+          results[slot].record = record;
+        }
       }
-      const eventsOutcome = settled[pendingUpdates.length];
+      const eventsOutcome = settled[rounds.length];
       if (eventsOutcome.status === "rejected") {
         throw new OrderStoreError(
           `applyUpdates: appending events failed: ${describePgError(eventsOutcome.reason)}`,
-          {
-            cause: eventsOutcome.reason,
-          },
+          { cause: eventsOutcome.reason },
         );
       }
       const byKey = new Map(eventsOutcome.value.map((r) => [`${r.id}\u0000${r.seq}`, toEvent(r)]));
