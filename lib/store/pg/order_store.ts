@@ -275,12 +275,33 @@ function msgText(msg: Record<string, unknown> | null): string | null {
 export class OrderStore {
   readonly #sql: Database;
   readonly #portfolioId: string;
+  /** Rows written by this store, and the count at which statistics are refreshed next. */
+  #written = 0;
+  #nextAnalyze = 256;
+  #analyzing = false;
 
   /** A store over an open client (search_path already set to the service's schema). */
   constructor(sql: Database, options: { portfolioId: string }) {
     if (!options.portfolioId) throw new TypeError("OrderStore: portfolioId is required");
     this.#sql = sql;
     this.#portfolioId = options.portfolioId;
+  }
+
+  /**
+   * Refresh the planner's statistics of the order tables as they grow (at 256, 512, 1024 … rows written,
+   * then every 50,000), in the background. A day's tables start empty: with the statistics of an empty table
+   * the cached plans of the foreign-key checks and lookups scan instead of using the indexes, and every
+   * write grows slower with the day (measured: an intent batch went from 2 ms to 12 ms over 5,000 orders,
+   * back to 1.4 ms after ANALYZE). Autovacuum catches up only a minute or more later.
+   */
+  #noteWritten(rows: number): void {
+    this.#written += rows;
+    if (this.#written < this.#nextAnalyze || this.#analyzing) return;
+    this.#nextAnalyze = Math.min(this.#written * 2, this.#written + 50_000);
+    this.#analyzing = true;
+    this.#sql`analyze order_history, order_event, trade`
+      .catch(() => {/* best effort: lacking the privilege only costs speed */})
+      .finally(() => this.#analyzing = false);
   }
 
   /** The portfolio this store reads and writes. */
@@ -307,6 +328,7 @@ export class OrderStore {
     // atomic as any statement. Ids that turn out to exist already go through the full path below.
     if (toInsert.length === rows.length) {
       const created = await this.#insertNew(intents, toInsert);
+      this.#noteWritten(created.size);
       if (created.size === rows.length) {
         return rows.map((r) => ({ outcome: "created" as const, record: created.get(r.id)! }));
       }
@@ -451,7 +473,7 @@ export class OrderStore {
     }
     const ids = [...perOrder.keys()].sort();
     const maxPerOrder = Math.max(...perOrder.values());
-    return await this.#transaction("applyUpdates", async (tx) => {
+    const applied = await this.#transaction("applyUpdates", async (tx) => {
       // The lock and the event tails go out together (pipelined on the transaction's connection).
       const [locked, tail] = await Promise.all([
         tx`
@@ -604,6 +626,8 @@ export class OrderStore {
       });
       return results;
     });
+    this.#noteWritten(updates.length);
+    return applied;
   }
 
   /**
@@ -631,16 +655,18 @@ export class OrderStore {
         trade_date_time: new Date(trade.trade_time_ms),
       });
     }
-    return await this.#transaction("recordTrades", async (tx) => {
-      try {
-        const inserted = await tx`
-          insert into trade ${tx(rows)} on conflict (portfolio_id, trade_id) do nothing returning trade_id`;
-        const ids = new Set(inserted.map((r) => r.trade_id as string));
-        return rows.map((r) => r.trade_id as string).filter((id) => ids.has(id));
-      } catch (err) {
-        throw new OrderStoreError(`recordTrades: ${describePgError(err)}`, { cause: err });
-      }
-    });
+    // One statement: atomic by itself, no transaction round trips.
+    try {
+      const inserted = await this.#sql`
+        insert into trade ${
+        this.#sql(rows)
+      } on conflict (portfolio_id, trade_id) do nothing returning trade_id`;
+      const ids = new Set(inserted.map((r) => r.trade_id as string));
+      this.#noteWritten(ids.size);
+      return rows.map((r) => r.trade_id as string).filter((id) => ids.has(id));
+    } catch (err) {
+      throw new OrderStoreError(`recordTrades: ${describePgError(err)}`, { cause: err });
+    }
   }
 
   /**
