@@ -455,12 +455,13 @@ export class OrderTracker {
 
   async #write(batch: TrackerWrite[]): Promise<void> {
     // Trades depend on nothing else (deduplicated inserts, no link to order rows), so all of a batch's
-    // trades go first in one call; then updates and external orders in their order, consecutive ones of one
-    // kind in one call. A batch is then a couple of transactions, not one per fill. A retry after a partial
-    // write is safe: trades are deduplicated and updates replay-safe.
-    const trades = batch.filter((w): w is Extract<TrackerWrite, { kind: "trade" }> => w.kind === "trade");
-    if (trades.length > 0) await this.store.recordTrades(trades.map((w) => w.input));
+    // trades go with its first run of updates, in one transaction (a fill and the update it causes commit
+    // together); then the other updates and external orders in their order, consecutive ones of one kind in
+    // one call. A retry after a partial write is safe: trades are deduplicated and updates replay-safe.
+    const trades = batch.filter((w): w is Extract<TrackerWrite, { kind: "trade" }> => w.kind === "trade")
+      .map((w) => w.input);
     const rest = batch.filter((w) => w.kind !== "trade");
+    let pendingTrades: TradeInput[] = trades;
     let i = 0;
     while (i < rest.length) {
       const kind = rest[i].kind;
@@ -468,12 +469,18 @@ export class OrderTracker {
       while (j < rest.length && rest[j].kind === kind) j++;
       const run = rest.slice(i, j);
       if (kind === "update") {
-        await this.store.applyUpdates(run.map((w) => (w as { update: OrderUpdate }).update));
+        await this.store.applyUpdates(run.map((w) => (w as { update: OrderUpdate }).update), {
+          trades: pendingTrades,
+        });
+        pendingTrades = [];
       } else {
+        if (pendingTrades.length > 0) await this.store.recordTrades(pendingTrades);
+        pendingTrades = [];
         for (const w of run as Extract<TrackerWrite, { kind: "external" }>[]) await this.#writeExternal(w);
       }
       i = j;
     }
+    if (pendingTrades.length > 0) await this.store.recordTrades(pendingTrades);
   }
 
   async #writeExternal(w: Extract<TrackerWrite, { kind: "external" }>): Promise<void> {

@@ -304,6 +304,30 @@ export class OrderStore {
       .finally(() => this.#analyzing = false);
   }
 
+  /** `trade` rows of `trades`, one per trade id. */
+  #tradeRows(trades: readonly TradeInput[]): Row[] {
+    const seen = new Set<string>();
+    const rows: Row[] = [];
+    for (const { trade, order_id } of trades) {
+      if (seen.has(trade.trade_id)) continue;
+      seen.add(trade.trade_id);
+      rows.push({
+        portfolio_id: this.#portfolioId,
+        trade_id: trade.trade_id,
+        order_id,
+        broker_order_id: trade.broker_order_id,
+        symbol: trade.symbol,
+        direction: trade.direction,
+        offset: trade.offset,
+        price: trade.price,
+        volume: trade.volume,
+        commission: Number.isFinite(trade.commission) ? trade.commission : null,
+        trade_date_time: new Date(trade.trade_time_ms),
+      });
+    }
+    return rows;
+  }
+
   /** The portfolio this store reads and writes. */
   get portfolioId(): string {
     return this.#portfolioId;
@@ -459,8 +483,15 @@ export class OrderStore {
    * Throws an {@link OrderStoreError} naming the order (an unknown order, a CHECK violation…); nothing of
    * the batch is then written.
    */
-  async applyUpdates(updates: readonly OrderUpdate[]): Promise<AppliedUpdate[]> {
-    if (updates.length === 0) return [];
+  async applyUpdates(
+    updates: readonly OrderUpdate[],
+    options: { trades?: readonly TradeInput[] } = {},
+  ): Promise<AppliedUpdate[]> {
+    if (updates.length === 0) {
+      if (options.trades?.length) await this.recordTrades(options.trades);
+      return [];
+    }
+    const tradeRows = options.trades?.length ? this.#tradeRows(options.trades) : [];
     const perOrder = new Map<string, number>();
     for (const u of updates) {
       if (u.portfolio_id !== this.#portfolioId) {
@@ -474,7 +505,14 @@ export class OrderStore {
     const ids = [...perOrder.keys()].sort();
     const maxPerOrder = Math.max(...perOrder.values());
     const applied = await this.#transaction("applyUpdates", async (tx) => {
-      // The lock and the event tails go out together (pipelined on the transaction's connection).
+      // Fills (when given), the lock and the event tails go out together (pipelined on the transaction's
+      // connection): a fill and the update it causes commit together.
+      const fills: Promise<unknown> = tradeRows.length > 0
+        ? Promise.resolve(
+          tx`insert into trade ${tx(tradeRows)} on conflict (portfolio_id, trade_id) do nothing`,
+        )
+          .then(() => null, (err) => err)
+        : Promise.resolve(null);
       const [locked, tail] = await Promise.all([
         tx`
         select ${tx.unsafe(ORDER_COLUMNS)} from order_history
@@ -491,6 +529,12 @@ export class OrderStore {
         ) e
         order by t.id, e.seq desc`,
       ]);
+      const fillError = await fills;
+      if (fillError) {
+        throw new OrderStoreError(`applyUpdates: recording trades failed: ${describePgError(fillError)}`, {
+          cause: fillError,
+        });
+      }
       const rows = new Map(locked.map((r) => [r.id as string, toOrder(r)]));
       const missing = ids.find((id) => !rows.has(id));
       if (missing !== undefined) {
@@ -626,7 +670,7 @@ export class OrderStore {
       });
       return results;
     });
-    this.#noteWritten(updates.length);
+    this.#noteWritten(updates.length + tradeRows.length);
     return applied;
   }
 
@@ -636,25 +680,7 @@ export class OrderStore {
    */
   async recordTrades(trades: readonly TradeInput[]): Promise<string[]> {
     if (trades.length === 0) return [];
-    const seen = new Set<string>();
-    const rows: Row[] = [];
-    for (const { trade, order_id } of trades) {
-      if (seen.has(trade.trade_id)) continue;
-      seen.add(trade.trade_id);
-      rows.push({
-        portfolio_id: this.#portfolioId,
-        trade_id: trade.trade_id,
-        order_id,
-        broker_order_id: trade.broker_order_id,
-        symbol: trade.symbol,
-        direction: trade.direction,
-        offset: trade.offset,
-        price: trade.price,
-        volume: trade.volume,
-        commission: Number.isFinite(trade.commission) ? trade.commission : null,
-        trade_date_time: new Date(trade.trade_time_ms),
-      });
-    }
+    const rows = this.#tradeRows(trades);
     // One statement: atomic by itself, no transaction round trips.
     try {
       const inserted = await this.#sql`
