@@ -68,6 +68,12 @@ export interface ServiceOptions {
   leaseIntervalMs?: number;
   /** How long an order waits for its symbol's first quote (default 2000 ms). */
   quoteWaitMs?: number;
+  /**
+   * After a takeover on a live broker view: how long to wait before judging the orders the previous holder
+   * left open, so its last sends (it stops within one lease interval of losing its session) show up first.
+   * Default: the lease interval + 500 ms.
+   */
+  takeoverGraceMs?: number;
 }
 
 /** The built service: its lifecycle and the parts tests and ops look at. */
@@ -186,10 +192,16 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
    * so a reconnect never burns an order id.
    */
   let intakePaused: boolean | null = null;
+  /**
+   * This instance may send: it holds the lease AND has taken over the portfolio's state (open orders
+   * adopted by the tracker, kill switch reloaded), see `activate` in the lease component.
+   */
+  let activated = false;
+  const tradingActive = () => activated && (parts.lease?.held ?? false);
   const syncIntake = () => {
     const intake = parts.intake;
     if (!intake) return;
-    const consume = (parts.lease?.held ?? false) && (parts.broker?.state().ready ?? false);
+    const consume = tradingActive() && (parts.broker?.state().ready ?? false);
     if (intakePaused === !consume) return;
     intakePaused = !consume;
     const change = consume ? intake.resume() : intake.pause();
@@ -217,20 +229,21 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       onUpdate: (record, update) => metrics.orderUpdate(record, update),
       onWriteError: () => metrics.sinkError("postgresql"),
     });
-    const open = await parts.tracker.load();
-    if (open > 0) {
-      log.info("{count} order(s) left open by an earlier run: reconciling with the broker", { count: open });
-    }
+    // The tracker follows orders only once this instance holds the lease (`activate` below).
     const tracker = parts.tracker;
     unsubscribeTracker = broker.subscribe((event: BrokerEvent) => tracker.handle(event));
     const checks = preTradeChecks(rules, { broker, portfolioId, now: Date.now, tradingDay });
     // The kill switch: loaded before any request is taken, checked before the pre-trade rules.
     killSwitchStore = new KillSwitchStore(need(parts.sql, "database"), { portfolioId });
-    const ks = new KillSwitch(killSwitchStore, { portfolioId, log: getLogger("orders.kill_switch") });
+    const ks = new KillSwitch(killSwitchStore, {
+      portfolioId,
+      log: getLogger("orders.kill_switch"),
+      isActive: tradingActive,
+    });
     await ks.load();
     killSwitch = ks;
     gate = new SendGate(broker, {
-      isLeader: () => parts.lease?.held ?? false,
+      isLeader: tradingActive,
       insertChecks: [ks.check(brokerCheckDeps(broker, portfolioId)), ...checks.insert],
       cancelChecks: checks.cancel,
       onSent: (kind, id) => {
@@ -258,7 +271,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     const exec = executor;
     // A FLATTEN in force at start (or when this instance takes over) is run again once we may send.
     resumeFlatten = () => {
-      if (flattenResumed || !broker.state().ready || !(parts.lease?.held ?? false)) return;
+      if (flattenResumed || !broker.state().ready || !tradingActive()) return;
       if (!ks.state.entries().some((e) => e.mode === "FLATTEN")) return;
       flattenResumed = true;
       ks.resumeFlatten().catch((e) =>
@@ -318,12 +331,48 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
 
   lifecycle.add(component("lease", async () => {
     const leaseLog = getLogger("lease");
+    const broker = need(parts.broker, "broker");
+    const tracker = need(parts.tracker, "order tracker");
+    const ks = need(killSwitch, "kill switch");
+    let activation: Promise<void> | null = null;
+    let everHeld = false;
+    /**
+     * The lease was gained: take over the portfolio before sending anything. The kill switch is read again
+     * (another instance may have changed it), and the tracker adopts the open orders in PostgreSQL (left by
+     * an earlier run or by the previous holder) and decides them from the broker's view. On a takeover with
+     * the broker already logged in, wait a grace period first so the previous holder's last sends show up.
+     */
+    const activate = async (takeover: boolean) => {
+      const live = broker.state().ready;
+      if (takeover && live) {
+        const grace = options.takeoverGraceMs ?? (options.leaseIntervalMs ?? 2000) + 500;
+        await new Promise((r) => setTimeout(r, grace));
+      }
+      if (!(parts.lease?.held ?? false)) return;
+      await ks.load();
+      const adopted = await tracker.activate(() => broker.state().ready ? broker.snapshot() : null);
+      if (!(parts.lease?.held ?? false)) return;
+      activated = true;
+      leaseLog.info("this instance is ACTIVE for portfolio {portfolio_id}: {count} open order(s) adopted", {
+        portfolio_id: portfolioId,
+        count: adopted,
+      });
+      syncIntake();
+      resumeFlatten();
+    };
     const onChange = (held: boolean) => {
       if (held) {
-        leaseLog.info("this instance is ACTIVE for portfolio {portfolio_id}", { portfolio_id: portfolioId });
-        syncIntake();
-        queueMicrotask(() => resumeFlatten());
+        const takeover = everHeld || !isEmbeddedConfig(config.database);
+        everHeld = true;
+        const run = (activation ?? Promise.resolve()).then(() => activate(takeover));
+        activation = run.catch((e) => {
+          leaseLog.error("taking over portfolio {portfolio_id} failed: {error}", {
+            portfolio_id: portfolioId,
+            error: (e as Error).message,
+          });
+        });
       } else {
+        activated = false;
         flattenResumed = false;
         leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
           portfolio_id: portfolioId,
@@ -349,6 +398,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       });
     }
     await parts.lease.start();
+    // The first activation (the lease gained at start) completes before the service counts as started.
+    await activation;
     if (!parts.lease.held) {
       leaseLog.warn("another instance holds portfolio {portfolio_id}: standing by", {
         portfolio_id: portfolioId,

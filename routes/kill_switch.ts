@@ -4,7 +4,8 @@
  * PUT body `{"mode": "OFF"|"HALT"|"REDUCE_ONLY"|"FLATTEN", "symbol"?: "SHFE.rb2605", "reason": "…",
  * "set_by"?: "…"}`; who set it comes from `set_by`, else the `X-Set-By` header, else `rest`. The change is
  * persisted before it takes effect: 200 with the new setting and the change's event id; 400 with the field
- * errors; 503 when it could not be persisted (nothing changed). A FLATTEN answers at once; the cancels and
+ * errors; 503 when it could not be persisted, or on a standby instance (`NOT_LEADER`: only the active
+ * instance changes the switch); nothing changed then. A FLATTEN answers at once; the cancels and
  * closing orders follow (see the orders and the log).
  *
  * @module
@@ -12,7 +13,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { KillSwitch } from "../lib/orders/kill_switch.ts";
-import { parseKillSwitchChange } from "../lib/orders/kill_switch.ts";
+import { KillSwitchNotActiveError, parseKillSwitchChange } from "../lib/orders/kill_switch.ts";
 import { formatFieldErrors } from "../lib/orders/request_schema.ts";
 import type { KillSwitchEvent } from "../lib/store/pg/kill_switch_store.ts";
 
@@ -71,6 +72,9 @@ export function killSwitchRoutes(deps: KillSwitchRouteDeps): Hono {
           flatten: result.flatten ? "started" : null,
         });
       } catch (e) {
+        if (e instanceof KillSwitchNotActiveError) {
+          return c.json({ error: `not changed: ${e.message}`, code: e.code, retry: true }, 503);
+        }
         return c.json({ error: `not changed: database: ${(e as Error).message}` }, 503);
       }
     },

@@ -874,8 +874,10 @@ export class TqBroker implements Broker {
     if (frame.aid !== "rtn_data") return;
     const tq = this.#tq!;
     const now = this.#now();
+    // Every quote tqsdk receives is kept, not only the symbols asked for here: tqsdk adds the account's
+    // position symbols to its subscription on its own, and does not subscribe again to a symbol it already
+    // has, so a later `subscribeQuotes` of such a symbol must find its quote here.
     for (const symbol of touchedQuotes(frame)) {
-      if (!this.#mdSymbols.has(symbol)) continue;
       const q = tq.dm.getByPath(["quotes", symbol]);
       if (!isObj(q)) continue;
       const view = toQuoteView(symbol, q, now);

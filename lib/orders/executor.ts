@@ -228,6 +228,10 @@ export class OrderExecutor {
       return result;
     }
     if (result.outcome !== "created") {
+      if (result.outcome === "duplicate") {
+        const resumed = this.#resumeUnsent(result.record, order, decision, source);
+        if (resumed) return resumed;
+      }
       this.gate.release(brokerOrderId);
       if (result.outcome === "duplicate") {
         log.info("order {order_id} again (same content): nothing new sent ({status})", {
@@ -250,46 +254,105 @@ export class OrderExecutor {
       return { kind: "refused", record: result.record, refusal: decision.refusal };
     }
 
-    this.tracker.track(result.record);
+    return this.#send(result.record, order, decision.warnings, source);
+  }
+
+  /**
+   * The same request again finds its intent committed as `SUBMITTED` but unknown to the tracker: the
+   * commit succeeded while its answer was lost (the connection dropped after COMMIT), so the first attempt
+   * answered "unavailable" and sent nothing; nothing is sent before a confirmed commit. Send it now, with
+   * the same derived broker order id (a broker refuses a repeated id, so this can never place two), or
+   * follow it if the broker shows it after all. Null when the record is not such an intent.
+   */
+  #resumeUnsent(
+    record: OrderRecord,
+    order: BrokerInsert,
+    decision: ReturnType<SendGate["decideInsert"]>,
+    source: Exclude<OrderSource, "external" | "split">,
+  ): SubmitOutcome | null {
+    if (record.status !== "SUBMITTED" || record.broker_order_id !== order.broker_order_id) return null;
+    if (this.tracker.currentRecord(order.broker_order_id)) return null;
+    const { log, portfolioId } = this.options;
+    const ids = { order_id: record.id, portfolio_id: portfolioId, source };
+    const view = this.gate.atBroker(order.broker_order_id);
+    if (view) {
+      this.gate.release(order.broker_order_id);
+      this.tracker.track(record);
+      this.tracker.handle({ type: "order", order: view });
+      log.warn("order {order_id} was recorded but not followed: the broker has it, following it now", ids);
+      return { kind: "accepted", record, duplicate: true, warnings: [] };
+    }
+    log.warn("order {order_id} was recorded but never sent (the commit's answer was lost): sending it", ids);
+    if (!decision.ok) {
+      this.tracker.track(record);
+      const reason = `${decision.refusal.code}: ${decision.refusal.message}`;
+      this.tracker.recordUpdate({
+        portfolio_id: portfolioId,
+        id: record.id,
+        status: "REJECTED",
+        fields: { reject_reason: reason },
+        event: { event: "refused", ...decision.refusal },
+      }, order.broker_order_id);
+      const rejected = { ...record, status: "REJECTED" as const, reject_reason: reason };
+      this.options.onRecord?.(rejected);
+      return { kind: "refused", record: rejected, refusal: decision.refusal };
+    }
+    return this.#send(record, order, decision.warnings, source);
+  }
+
+  /** Send an insert whose intent is committed, and follow it. */
+  #send(
+    record: OrderRecord,
+    order: BrokerInsert,
+    warnings: string[],
+    source: Exclude<OrderSource, "external" | "split">,
+  ): SubmitOutcome {
+    const { log, portfolioId } = this.options;
+    const ids = { order_id: record.id, portfolio_id: portfolioId };
+    const brokerOrderId = order.broker_order_id;
+    this.tracker.track(record);
     const sent = this.gate.sendInsert(order);
     if (!sent.ok) {
       // Nothing left the process: the connection changed while the intent was being recorded.
       const refusal: GateRefusal = { code: sent.reason, field: "$", message: sent.message };
       const update = {
         portfolio_id: portfolioId,
-        id: request.order_id,
+        id: record.id,
         status: "REJECTED" as const,
         fields: { reject_reason: `${sent.reason}: ${sent.message}` },
         event: { event: "not_sent", ...refusal },
       };
       this.tracker.recordUpdate(update, brokerOrderId);
       log.warn("order {order_id} not sent: {reason}", { ...ids, reason: sent.message });
-      const record = {
-        ...result.record,
-        status: "REJECTED" as const,
-        reject_reason: update.fields.reject_reason,
-      };
-      this.options.onRecord?.(record);
-      return { kind: "refused", record, refusal };
+      const rejected = { ...record, status: "REJECTED" as const, reject_reason: update.fields.reject_reason };
+      this.options.onRecord?.(rejected);
+      return { kind: "refused", record: rejected, refusal };
     }
     log.info("order {order_id} sent as {broker_order_id}: {direction} {offset} {volume} {symbol} @ {price}", {
       ...ids,
       broker_order_id: brokerOrderId,
-      direction: request.direction,
-      offset: request.offset,
-      volume: request.volume,
-      symbol: request.symbol,
-      price: request.limit_price ?? "market",
+      direction: order.direction,
+      offset: order.offset,
+      volume: order.volume,
+      symbol: order.symbol,
+      price: order.limit_price ?? "market",
       source,
     });
-    this.options.onRecord?.(result.record);
-    return { kind: "accepted", record: result.record, duplicate: false, warnings: decision.warnings };
+    this.options.onRecord?.(record);
+    return { kind: "accepted", record, duplicate: false, warnings };
   }
 
   /** Handle a cancel request. */
   async cancel(request: CancelRequest): Promise<CancelOutcome> {
     const { log, portfolioId } = this.options;
     const ids = { order_id: request.order_id, portfolio_id: portfolioId };
+    const unavailable = this.gate.unavailable();
+    if (unavailable) {
+      // Not the request's fault (standby, broker reconnecting): nothing recorded, the cancel may be retried
+      // (RabbitMQ requeues it, REST answers 503) rather than acknowledged and lost.
+      log.warn("cancel of order {order_id} not taken now ({code}): {message}", { ...ids, ...unavailable });
+      return { kind: "unavailable", code: unavailable.code, message: unavailable.message };
+    }
     let found;
     try {
       found = await this.store.getOrder(request.order_id);

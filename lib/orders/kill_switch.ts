@@ -517,6 +517,28 @@ export interface KillSwitchSetResult {
   flatten: Promise<FlattenReport> | null;
 }
 
+/** Thrown by {@linkcode KillSwitch.set} on an instance that may not change the switch (a standby). */
+export class KillSwitchNotActiveError extends Error {
+  /** The refusal code, as the send gate says it. */
+  readonly code = "NOT_LEADER";
+  constructor(message: string) {
+    super(message);
+    this.name = "KillSwitchNotActiveError";
+  }
+}
+
+/** Options of {@linkcode KillSwitch}. */
+export interface KillSwitchOptions {
+  portfolioId: string;
+  log: Logger;
+  /**
+   * Whether this instance is the active one (holds the portfolio lease); default: always. Only the active
+   * instance changes the switch, so the state it enforces is always the one in PostgreSQL; a standby reads
+   * it again when it takes over.
+   */
+  isActive?: () => boolean;
+}
+
 /** The kill switch of one portfolio: state, persistence, the gate check and the flatten runner. */
 export class KillSwitch {
   readonly state: KillSwitchState = new KillSwitchState();
@@ -526,10 +548,10 @@ export class KillSwitch {
   /** A switch persisted by `persistence`. */
   constructor(
     private readonly persistence: KillSwitchPersistence,
-    private readonly options: { portfolioId: string; log: Logger },
+    private readonly options: KillSwitchOptions,
   ) {}
 
-  /** Load the persisted state (call before any request is taken). */
+  /** Load the persisted state (call before any request is taken, and again on a takeover). */
   async load(): Promise<KillSwitchEntry[]> {
     const entries = await this.persistence.load();
     for (const e of entries) this.state.apply(e);
@@ -561,6 +583,12 @@ export class KillSwitch {
     change: KillSwitchChange,
     options: { source?: "rest" | "rabbitmq" } = {},
   ): Promise<KillSwitchSetResult> {
+    if (this.options.isActive && !this.options.isActive()) {
+      throw new KillSwitchNotActiveError(
+        "this instance is on standby (another instance holds the portfolio lease): change the kill switch " +
+          "on the active instance",
+      );
+    }
     const { entry, event_id } = await this.persistence.set(change);
     this.state.apply(entry);
     const log = this.options.log;

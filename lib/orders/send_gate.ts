@@ -174,6 +174,11 @@ export class SendGate {
     this.#pending.delete(brokerOrderId);
   }
 
+  /** The broker's view of one of our orders, if it shows it (deciding whether an intent was ever sent). */
+  atBroker(brokerOrderId: string): BrokerOrderView | undefined {
+    return this.broker.order(brokerOrderId);
+  }
+
   /** Orders sent and not yet seen at the broker. */
   pending(): BrokerOrderView[] {
     return [...this.#pending.values()];

@@ -8,6 +8,12 @@
  * the next complete snapshot decides (present → its real state; absent → `REJECTED` NOT_AT_BROKER: it never
  * reached the gateway). It is never resent. Orders of other terminals are recorded as `external`.
  *
+ * Only the instance that holds the portfolio lease tracks: the tracker ignores every broker event until
+ * {@linkcode OrderTracker.activate} (called when the lease is gained) has adopted the open rows from
+ * PostgreSQL. A standby therefore never records anything, so it cannot judge the active instance's orders
+ * (an order in flight is not in the standby's snapshot yet). On a takeover the new holder adopts the rows
+ * the old one left open and decides them from its current broker view.
+ *
  * @module
  */
 
@@ -74,6 +80,8 @@ export class OrderTracker {
   readonly #childParent = new Map<string, string>();
   #tradingDay = "";
   #wasReady = false;
+  /** Set by {@linkcode activate}: until then (a standby) broker events are ignored. */
+  #active = false;
   /** Orders to re-derive once the current frame's events are all in (see {@linkcode #schedule}). */
   readonly #dirty = new Set<Entry>();
 
@@ -91,13 +99,39 @@ export class OrderTracker {
     });
   }
 
-  /** Load the orders left open by an earlier run (and their fills), before the broker's first snapshot. */
-  async load(): Promise<number> {
-    const open = await this.store.openOrders();
+  /**
+   * Start tracking (this instance now holds the lease): adopt the open orders recorded in PostgreSQL that
+   * are not tracked yet (left by an earlier run, or by the instance that held the lease before), then, when
+   * `current()` gives the broker's view (already logged in), decide the adopted ones from it at once;
+   * otherwise the next complete snapshot decides them. Writes queued earlier are flushed first, so the rows
+   * read are current. Calling it again (the lease regained) adopts only what is new. Returns the number of
+   * orders adopted.
+   */
+  async activate(current: () => AccountSnapshot | null = () => null): Promise<number> {
+    await this.#outbox.flushed();
+    const adopted = await this.#adoptOpen();
+    this.#active = true;
+    const snapshot = current();
+    if (snapshot) this.#reconcile(snapshot, adopted);
+    return adopted.size;
+  }
+
+  /** Whether {@linkcode activate} has run: broker events are handled only then. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Open rows not tracked yet, with their fills; returns their broker order ids. */
+  async #adoptOpen(): Promise<Set<string>> {
+    const open = (await this.store.openOrders()).filter((r) =>
+      r.broker_order_id ? !this.#open.has(r.broker_order_id) : !this.#parents.has(r.id)
+    );
+    const adopted = new Set<string>();
     for (const record of open) {
       if (!record.broker_order_id) continue;
       const fills = await this.store.fillsOf(record.broker_order_id);
       this.#open.set(record.broker_order_id, { record, ledger: FillLedger.from(fills), view: null });
+      adopted.add(record.broker_order_id);
     }
     // Split parents (open, never sent: no broker order id): their children, then their aggregate, which
     // may have moved while the service was down.
@@ -115,7 +149,7 @@ export class OrderTracker {
       }
       if (children.length > 0) this.trackSplit(record, children);
     }
-    return this.#open.size;
+    return adopted;
   }
 
   /** Track a split parent and its children (the children were just recorded as sent, or loaded). */
@@ -223,6 +257,10 @@ export class OrderTracker {
 
   /** Handle one broker event. */
   handle(event: BrokerEvent): void {
+    if (!this.#active) {
+      if (event.type === "state" && event.state.trading_day) this.#tradingDay = event.state.trading_day;
+      return;
+    }
     switch (event.type) {
       case "snapshot":
         return this.#reconcile(event.snapshot);
@@ -269,7 +307,20 @@ export class OrderTracker {
       return;
     }
     if (parseBrokerOrderId(view.broker_order_id, this.options.portfolioId)) {
-      // Ours but not open: a terminal order re-sent by a snapshot, or a split child not tracked yet.
+      // Ours but not open: a terminal order re-sent by a snapshot, or a split child not tracked yet. One
+      // recorded as never having reached the broker must not show up there: say so loudly.
+      const recent = this.#recent.get(view.broker_order_id);
+      if (recent?.status === "REJECTED" && recent.reject_reason?.startsWith("NOT_AT_BROKER")) {
+        this.options.log.error(
+          "order {order_id} was recorded NOT_AT_BROKER but the broker shows it ({broker_status}): check it",
+          {
+            order_id: recent.id,
+            portfolio_id: recent.portfolio_id,
+            broker_order_id: view.broker_order_id,
+            broker_status: view.status,
+          },
+        );
+      }
       return;
     }
     const ledger = this.#externalLedgers.get(view.broker_order_id) ?? new FillLedger();
@@ -293,11 +344,15 @@ export class OrderTracker {
     }
   }
 
-  /** A complete snapshot after (re)login: decide every open order from it. */
-  #reconcile(snapshot: AccountSnapshot): void {
+  /**
+   * A complete snapshot after (re)login: decide every open order from it. With `only` (an activation on a
+   * live view), just those orders: the others are followed by their own events.
+   */
+  #reconcile(snapshot: AccountSnapshot, only?: ReadonlySet<string>): void {
     this.#tradingDay = snapshot.trading_day;
     for (const trade of Object.values(snapshot.trades)) this.#trade(trade);
     for (const [id, entry] of [...this.#open]) {
+      if (only && !only.has(id)) continue;
       const view = snapshot.orders[id];
       if (view) {
         entry.view = view;

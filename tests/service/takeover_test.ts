@@ -1,0 +1,149 @@
+/**
+ * Two instances of one portfolio on one PostgreSQL database and one exchange (an external sim both log in
+ * to, as two terminals of a real account): only the lease holder records and sends; the standby records
+ * nothing and refuses kill-switch changes; when the holder goes, the standby takes over its state: the open
+ * orders it placed (also those placed after the standby started, whose rows may be behind), an intent it
+ * committed but never sent, and the kill switch it set.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { withTestDatabase } from "../helpers/pg.ts";
+import {
+  api,
+  eventually,
+  insertRequest,
+  startTestService,
+  testConfig,
+  type TestNames,
+  testNames,
+  testSql,
+} from "../helpers/service.ts";
+import { startSim } from "../../lib/sim/mod.ts";
+import { deriveBrokerOrderId } from "../../lib/broker/order_ids.ts";
+import type { Service } from "../../lib/service.ts";
+
+const RB = "SHFE.rb2605";
+
+function status(sql: ReturnType<typeof testSql>, id: string): Promise<string | undefined> {
+  return sql`select status from order_history where id = ${id}`.then((r) => r[0]?.status as string);
+}
+
+async function post(service: Service, names: TestNames, id: string, fields: Record<string, unknown>) {
+  return await api(service, "POST", "/orders", insertRequest(names, id, fields));
+}
+
+Deno.test("takeover: the standby records nothing, then adopts the holder's orders and kill switch", async () => {
+  const names = testNames("takeover");
+  const sim = await startSim({
+    host: "127.0.0.1",
+    port: 0,
+    clock: "2025-12-24T10:00:00+08:00",
+    seed: 1,
+    tickMs: 0,
+    frozenClock: true,
+    accounts: [{ user: "demo", password: "demo", balance: 10_000_000 }],
+  });
+  const quote = (bid: number, ask: number) =>
+    sim.market.setQuote(RB, {
+      bid_price1: bid,
+      ask_price1: ask,
+      last_price: bid,
+      upper_limit: 4000,
+      lower_limit: 3000,
+    });
+  sim.market.activate([RB]);
+  quote(3500, 3501);
+  try {
+    await withTestDatabase(async (db) => {
+      const config = testConfig(names, db, { redis: false, rabbitmq: false });
+      config.tq.sim_url = sim.baseUrl;
+      const sql = testSql(db);
+      const first = await startTestService(config);
+      let second: Service | null = null;
+      try {
+        await eventually("first ready", () => first.broker?.state().ready);
+        assertEquals((await post(first, names, "t-1", { limit_price: 3400 })).status, 202);
+        await eventually("t-1 accepted", async () => (await status(sql, "t-1")) === "ACCEPTED");
+
+        second = await startTestService(config, { takeoverGraceMs: 300 });
+        const standby = second;
+        await eventually("second broker ready", () => standby.broker?.state().ready);
+        assertEquals(standby.lease?.held, false);
+        assertEquals(standby.tracker?.active, false);
+
+        // Placed after the standby started: the standby sees it at the exchange but must not record it.
+        assertEquals((await post(first, names, "t-2", { limit_price: 3410 })).status, 202);
+        await eventually("t-2 accepted", async () => (await status(sql, "t-2")) === "ACCEPTED");
+        await eventually(
+          "the standby's broker shows t-2",
+          () => standby.broker?.order(deriveBrokerOrderId(names.portfolio, "t-2")),
+        );
+
+        // Only the holder changes the kill switch; the standby refuses, and nothing is written.
+        const refused = await api(standby, "PUT", "/kill-switch", { mode: "HALT", reason: "wrong instance" });
+        assertEquals(refused.status, 503, JSON.stringify(refused.json));
+        assertEquals(refused.json.code, "NOT_LEADER");
+        assertEquals((await sql`select count(*)::int as n from kill_switch_event`)[0].n, 0);
+        const halt = await api(first, "PUT", "/kill-switch", {
+          mode: "HALT",
+          symbol: "DCE.m2605",
+          reason: "desk says so",
+        });
+        assertEquals(halt.status, 200, JSON.stringify(halt.json));
+
+        // An intent the holder committed and then died before sending (written as its executor writes it).
+        const ghost = deriveBrokerOrderId(names.portfolio, "t-ghost");
+        await sql`insert into order_history (portfolio_id, id, status, symbol, direction, "offset", volume,
+                    limit_price, price_type, time_condition, volume_condition, volume_left, filled_quantity,
+                    broker_order_id, source)
+                  values (${names.portfolio}, 't-ghost', 'SUBMITTED', ${RB}, 'BUY', 'OPEN', 1, 3420, 'LIMIT',
+                    'GFD', 'ANY', 1, 0, ${ghost}, 'rest')`;
+        await sql`insert into order_event (portfolio_id, id, seq, status, msg)
+                  values (${names.portfolio}, 't-ghost', 1, 'RECEIVED', '{}'),
+                         (${names.portfolio}, 't-ghost', 2, 'SUBMITTED', '{}')`;
+
+        await first.lifecycle.stop();
+        await eventually("second takes over", () => standby.lease?.held && standby.tracker?.active, 10_000);
+        await eventually("the standby is active on /health", async () => {
+          const h = await api(standby, "GET", "/health");
+          return (h.json.components as Record<string, Record<string, unknown>>).lease.role === "active";
+        });
+
+        // The ghost never reached the exchange: decided from the new holder's view, never sent by it.
+        await eventually("t-ghost decided", async () => (await status(sql, "t-ghost")) === "REJECTED");
+        const [ghostRow] = await sql`select reject_reason from order_history where id = 't-ghost'`;
+        assert(String(ghostRow.reject_reason).startsWith("NOT_AT_BROKER"), ghostRow.reject_reason);
+        assertEquals(sim.engine().snapshot("demo").orders[ghost], undefined);
+
+        // Both resting orders are followed by the new holder: they fill and are recorded FILLED.
+        quote(3390, 3391);
+        await eventually("t-1 filled", async () => (await status(sql, "t-1")) === "FILLED");
+        await eventually("t-2 filled", async () => (await status(sql, "t-2")) === "FILLED");
+        const trades = await sql`select order_id from trade order by order_id`;
+        assertEquals(trades.map((t) => t.order_id), ["t-1", "t-2"]);
+
+        // The kill switch the old holder set is in force on the new one.
+        const m = await post(standby, names, "t-3", { symbol: "DCE.m2605", limit_price: 3000 });
+        assertEquals(m.status, 400, JSON.stringify(m.json));
+        assertEquals(m.json.code, "KILL_SWITCH");
+        const t4 = await post(standby, names, "t-4", { limit_price: 3391 });
+        assertEquals(t4.status, 202, JSON.stringify(t4.json));
+        await eventually("t-4 filled", async () => (await status(sql, "t-4")) === "FILLED");
+
+        // Every order's events run 1, 2, … with no duplicate step written by two instances.
+        const seqs =
+          await sql`select id, array_agg(seq order by seq) as seqs, array_agg(status order by seq) as st
+                               from order_event group by id order by id`;
+        for (const r of seqs) {
+          assertEquals(r.seqs, r.seqs.map((_: number, k: number) => k + 1), `${r.id}: ${r.st}`);
+          assertEquals(new Set(r.st).size, r.st.length, `${r.id} has a repeated status: ${r.st}`);
+        }
+      } finally {
+        await second?.lifecycle.stop();
+        await first.lifecycle.stop().catch(() => {});
+        await sql.end();
+      }
+    });
+  } finally {
+    await sim.close();
+  }
+});
