@@ -18,6 +18,7 @@ import {
   testSql,
 } from "../helpers/service.ts";
 import { startSim } from "../../lib/sim/mod.ts";
+import { openTqClient } from "../helpers/tq_client.ts";
 import { deriveBrokerOrderId } from "../../lib/broker/order_ids.ts";
 import type { Service } from "../../lib/service.ts";
 
@@ -140,6 +141,97 @@ Deno.test("takeover: the standby records nothing, then adopts the holder's order
       } finally {
         await second?.lifecycle.stop();
         await first.lifecycle.stop().catch(() => {});
+        await sql.end();
+      }
+    });
+  } finally {
+    await sim.close();
+  }
+});
+
+Deno.test("restart: what happened at the exchange while the service was down is recorded at start", async () => {
+  const names = testNames("downtime");
+  const sim = await startSim({
+    host: "127.0.0.1",
+    port: 0,
+    clock: "2025-12-24T10:00:00+08:00",
+    seed: 1,
+    tickMs: 0,
+    frozenClock: true,
+    accounts: [{ user: "demo", password: "demo", balance: 10_000_000 }],
+  });
+  const quote = (bid: number, ask: number) =>
+    sim.market.setQuote(RB, {
+      bid_price1: bid,
+      ask_price1: ask,
+      last_price: bid,
+      upper_limit: 4000,
+      lower_limit: 3000,
+    });
+  sim.market.activate([RB]);
+  quote(3500, 3501);
+  try {
+    await withTestDatabase(async (db) => {
+      const config = testConfig(names, db, { redis: false, rabbitmq: false });
+      config.tq.sim_url = sim.baseUrl;
+      const sql = testSql(db);
+      try {
+        const first = await startTestService(config);
+        try {
+          await eventually("ready", () => first.broker?.state().ready);
+          assertEquals((await post(first, names, "d-1", { limit_price: 3400 })).status, 202);
+          await eventually("d-1 accepted", async () => (await status(sql, "d-1")) === "ACCEPTED");
+        } finally {
+          await first.lifecycle.stop();
+        }
+        // While the service is down: another terminal places an order, and ours fills.
+        const other = await openTqClient(sim.baseUrl, { user: "demo", password: "demo" });
+        try {
+          other.sendTrade({
+            aid: "insert_order",
+            user_id: "demo",
+            order_id: "desk-manual-1",
+            exchange_id: "SHFE",
+            instrument_id: "rb2605",
+            direction: "BUY",
+            offset: "OPEN",
+            volume: 2,
+            price_type: "LIMIT",
+            limit_price: 3300,
+            volume_condition: "ANY",
+            time_condition: "GFD",
+          });
+          await eventually(
+            "the manual order rests",
+            () => sim.engine().snapshot("demo").orders["desk-manual-1"],
+          );
+        } finally {
+          other.close();
+        }
+        quote(3390, 3391);
+        await eventually(
+          "d-1 filled at the exchange",
+          () => sim.engine().snapshot("demo").positions[RB]?.volume_long === 1,
+        );
+
+        const second = await startTestService(config);
+        try {
+          await eventually(
+            "d-1 FILLED from the first snapshot",
+            async () => (await status(sql, "d-1")) === "FILLED",
+          );
+          const [ext] = await eventually("the manual order recorded as external", async () => {
+            const rows =
+              await sql`select id, source, status, volume from order_history where source = 'external'`;
+            return rows.length > 0 ? rows : null;
+          });
+          assertEquals([ext.source, ext.status, ext.volume], ["external", "ACCEPTED", 2]);
+          const trades = await sql`select order_id from trade`;
+          assertEquals(trades.map((t) => t.order_id), ["d-1"]);
+        } finally {
+          await second.lifecycle.stop();
+        }
+      } finally {
         await sql.end();
       }
     });
