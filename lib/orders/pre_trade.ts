@@ -2,7 +2,9 @@
  * Trading safety plugged into the send gate: the pre-trade rules of `rules/` (exchange rules, sessions,
  * desk limits, rates, cancel counts) fed with what the broker knows now — the instrument, the latest quote,
  * our position and our working orders (including the ones the gate passed that the broker does not show
- * yet) — plus the hooks that count what was sent.
+ * yet) — plus the hooks that count what was sent. A passing insert hands the gate the exact tick-grid price
+ * to send and the refund of its insert token (for an order that is not sent after all); a cancel is counted
+ * under the contract of the order's record.
  *
  * @module
  */
@@ -10,8 +12,11 @@
 import type { Broker, BrokerOrderView } from "../broker/types.ts";
 import { parseBrokerOrderId } from "../broker/order_ids.ts";
 import { type CancelContext, PreTradeRules } from "./rules/mod.ts";
-import type { CancelCheck, GateRefusal, InsertCheck } from "./send_gate.ts";
+import type { CancelCheck, GateRefusal, InsertCheck, InsertCheckPass } from "./send_gate.ts";
 import type { Decision } from "./rules/types.ts";
+
+/** Cancels passed and not yet sent whose symbol is remembered (a cancel is sent right after it passed). */
+const MAX_CANCELLING = 1000;
 
 /** What the checks read besides the rules. */
 export interface PreTradeDeps {
@@ -26,6 +31,19 @@ export interface PreTradeDeps {
 function asGate(decision: Decision): GateRefusal | { warnings: string[] } | null {
   if (!decision.ok) return decision.refusal;
   return decision.warnings && decision.warnings.length > 0 ? { warnings: decision.warnings } : null;
+}
+
+/**
+ * The insert rules' answer for the gate: a refusal, or a pass that carries the exact tick-grid price to
+ * send and the refund of the insert token it spent (every pass of `checkInsert` spent one).
+ */
+function insertAnswer(decision: Decision, rules: PreTradeRules): GateRefusal | InsertCheckPass {
+  if (!decision.ok) return decision.refusal;
+  return {
+    warnings: decision.warnings ?? [],
+    ...(decision.limit_price !== undefined ? { limit_price: decision.limit_price } : {}),
+    undo: () => rules.refundInsert(),
+  };
 }
 
 /** The gate checks and send hooks of `rules`. */
@@ -47,21 +65,36 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
     for (const o of context.pending) {
       if (o.symbol === request.symbol && !seen.has(o.broker_order_id)) working.push(o);
     }
-    return asGate(rules.checkInsert({
-      request,
-      instrument: broker.instrument(request.symbol),
-      quote: broker.quote(request.symbol),
-      nowMs: deps.now(),
-      position: broker.position(request.symbol),
-      workingOrders: working,
-    }));
+    return insertAnswer(
+      rules.checkInsert({
+        request,
+        instrument: broker.instrument(request.symbol),
+        quote: broker.quote(request.symbol),
+        nowMs: deps.now(),
+        position: broker.position(request.symbol),
+        workingOrders: working,
+      }),
+      rules,
+    );
   };
   const cancelContext = (symbol: string): CancelContext => ({
     symbol,
     tradingDay: deps.tradingDay(),
     nowMs: deps.now(),
   });
-  const cancel: CancelCheck = (order) => asGate(rules.checkCancel(cancelContext(order.symbol ?? "")));
+  // The symbol of each cancel passed and not yet sent, from the order's record: the broker may not show the
+  // order yet (sent, not seen), and the count belongs to the contract whatever the broker shows.
+  const cancelling = new Map<string, string>();
+  const cancel: CancelCheck = (order) => {
+    const answer = asGate(rules.checkCancel(cancelContext(order.symbol ?? "")));
+    if (order.broker_order_id && (answer === null || "warnings" in answer)) {
+      cancelling.delete(order.broker_order_id);
+      cancelling.set(order.broker_order_id, order.symbol ?? "");
+      // A cancel passed but never sent (the connection went) is forgotten after enough newer ones.
+      if (cancelling.size > MAX_CANCELLING) cancelling.delete(cancelling.keys().next().value!);
+    }
+    return answer;
+  };
   return {
     insert: [insert],
     cancel: [cancel],
@@ -70,7 +103,8 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
         rules.recordInsert(deps.now());
         return;
       }
-      const symbol = broker.order(brokerOrderId)?.symbol ?? "";
+      const symbol = cancelling.get(brokerOrderId) ?? broker.order(brokerOrderId)?.symbol ?? "";
+      cancelling.delete(brokerOrderId);
       rules.recordCancel(cancelContext(symbol));
     },
   };

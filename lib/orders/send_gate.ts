@@ -9,7 +9,9 @@
  * Deciding and sending are two steps because the intent is committed to PostgreSQL between them: the gate
  * decides, the executor records the decision, then the gate sends (re-checking lease and readiness, which
  * may have changed during the commit). Orders decided but not yet visible at the broker are held as
- * "pending" so limits that depend on working orders count them.
+ * "pending" so limits that depend on working orders count them. A check may hand back the exact tick-grid
+ * price to send (written into the reserved order) and an undo for what it spent (an insert token), run
+ * when the order is not sent after all.
  *
  * @module
  */
@@ -33,11 +35,27 @@ export interface InsertCheckContext {
   pending: readonly BrokerOrderView[];
 }
 
-/** A check on an insert: a refusal, warnings, or nothing. */
+/** What a passing insert check may answer besides "nothing to say" (`null`). */
+export interface InsertCheckPass {
+  /** Logged and returned with the outcome. */
+  warnings: string[];
+  /**
+   * The price to send instead of the requested one: the same price exactly on the tick grid (the request's
+   * `3400.0000000001` goes out as `3400`). The gate writes it into the order it reserves and sends.
+   */
+  limit_price?: number;
+  /**
+   * Undo what the check spent for this order (an insert token) when the order is not sent after all: a
+   * later check refuses it, {@linkcode SendGate.release}, or the send finds the connection gone.
+   */
+  undo?: () => void;
+}
+
+/** A check on an insert: a refusal, a pass with something to say, or nothing. */
 export type InsertCheck = (
   request: InsertRequest,
   context: InsertCheckContext,
-) => GateRefusal | { warnings: string[] } | null;
+) => GateRefusal | InsertCheckPass | null;
 
 /** A check on a cancel of a recorded order. */
 export type CancelCheck = (order: OrderRecord) => GateRefusal | { warnings: string[] } | null;
@@ -55,6 +73,8 @@ export interface SendGateOptions {
 /** The single send gate. */
 export class SendGate {
   readonly #pending = new Map<string, BrokerOrderView>();
+  /** Per reserved order, the undo steps of each decision not yet sent or released (usually one). */
+  readonly #undo = new Map<string, (() => void)[][]>();
   readonly #insertChecks: InsertCheck[];
   readonly #cancelChecks: CancelCheck[];
 
@@ -110,26 +130,50 @@ export class SendGate {
   /**
    * Decide whether `order` (the request, as it would be sent) may be sent now. When it may, the order is
    * reserved as pending at once, so requests decided while it is being recorded count it; call
-   * {@linkcode release} when it is not sent after all.
+   * {@linkcode release} when it is not sent after all. A check may normalise the price: `order.limit_price`
+   * is then set, in place, to the exact tick-grid price that {@linkcode sendInsert} will send.
    */
   decideInsert(request: InsertRequest, order: BrokerInsert): GateDecision {
     const refusal = this.#connectionRefusal();
     if (refusal) return { ok: false, refusal };
     const warnings: string[] = [];
+    const undo: (() => void)[] = [];
+    let limitPrice: number | undefined;
     const context: InsertCheckContext = { pending: [...this.#pending.values()] };
     for (const check of this.#insertChecks) {
       const result = check(request, context);
       if (result === null) continue;
-      if ("warnings" in result) warnings.push(...result.warnings);
-      else return { ok: false, refusal: result };
+      if (!("warnings" in result)) {
+        runAll(undo);
+        return { ok: false, refusal: result };
+      }
+      warnings.push(...result.warnings);
+      if (result.undo) undo.push(result.undo);
+      if (result.limit_price !== undefined) limitPrice = result.limit_price;
     }
+    if (limitPrice !== undefined && order.limit_price !== undefined) order.limit_price = limitPrice;
     this.#pending.set(order.broker_order_id, pendingView(order));
+    const stack = this.#undo.get(order.broker_order_id);
+    if (stack) stack.push(undo);
+    else this.#undo.set(order.broker_order_id, [undo]);
     return { ok: true, warnings };
   }
 
-  /** An order reserved by `decideInsert` will not be sent (duplicate, database failure, send refused). */
+  /**
+   * An order reserved by `decideInsert` will not be sent (duplicate, database failure, send refused): it no
+   * longer counts as pending, and what its decision spent (an insert token) is given back.
+   */
   release(brokerOrderId: string): void {
     this.#pending.delete(brokerOrderId);
+    runAll(this.#takeUndo(brokerOrderId));
+  }
+
+  /** The undo steps of the latest open decision on `brokerOrderId` (none left: empty). */
+  #takeUndo(brokerOrderId: string): (() => void)[] {
+    const stack = this.#undo.get(brokerOrderId);
+    const undo = stack?.pop() ?? [];
+    if (stack !== undefined && stack.length === 0) this.#undo.delete(brokerOrderId);
+    return undo;
   }
 
   /** Decide whether a cancel of `order` may be sent now. */
@@ -155,8 +199,12 @@ export class SendGate {
     const result: SendResult = refusal
       ? { ok: false, reason: asSendReason(refusal.code), message: refusal.message }
       : guarded(() => this.broker.insert(order));
+    const undo = this.#takeUndo(order.broker_order_id);
     if (result.ok) this.options.onSent?.("insert", order.broker_order_id);
-    else this.#pending.delete(order.broker_order_id);
+    else {
+      this.#pending.delete(order.broker_order_id);
+      runAll(undo);
+    }
     return result;
   }
 
@@ -183,6 +231,10 @@ export class SendGate {
   pending(): BrokerOrderView[] {
     return [...this.#pending.values()];
   }
+}
+
+function runAll(steps: readonly (() => void)[]): void {
+  for (const step of steps) step();
 }
 
 /** A send that throws (a malformed order the broker refuses to write) left nothing on the wire. */

@@ -19,10 +19,17 @@ import {
   testSql,
 } from "../helpers/service.ts";
 import type { Service } from "../../lib/service.ts";
+import { parseConfig } from "../../lib/config.ts";
+import { PreTradeRules } from "../../lib/orders/rules/mod.ts";
+import { loadCancelCounts } from "../../lib/store/pg/cancel_counts.ts";
+import type { Database } from "../../lib/store/pg/connect.ts";
 import type postgres from "postgres";
 
 const RB = "SHFE.rb2605";
 const AU = "SHFE.au2606";
+const SR = "CZCE.SR605";
+/** Expires 2026-01-15 15:00 Beijing. */
+const RB_EXPIRING = "SHFE.rb2601";
 
 async function book(service: Service, symbol = RB, fields: Record<string, unknown> = {}): Promise<void> {
   await simControl(service, "/sim/quote", {
@@ -70,6 +77,31 @@ async function expectRefused(
 async function expectAccepted(service: Service, body: Record<string, unknown>): Promise<void> {
   const res = await api(service, "POST", "/orders", body);
   assertEquals(res.status, 202, JSON.stringify(res.json));
+}
+
+/** The order as the sim holds it (what it received), found by our broker order id. */
+async function atSim(
+  service: Service,
+  sql: postgres.Sql,
+  id: string,
+): Promise<{ limit_price: number; volume_condition: string; time_condition: string; status: string }> {
+  const [row] = await sql`select broker_order_id from order_history where id = ${id}`;
+  return await eventually(`${id} at the sim`, async () => {
+    const account = await simControl(service, "/sim/account?user=demo");
+    const orders = Object.values(
+      account.orders as Record<
+        string,
+        {
+          order_id: string;
+          limit_price: number;
+          volume_condition: string;
+          time_condition: string;
+          status: string;
+        }
+      >,
+    );
+    return orders.find((o) => o.order_id === row.broker_order_id) ?? null;
+  });
 }
 
 async function withService(
@@ -214,6 +246,123 @@ risk:
     });
     assertEquals([last.code, last.field], ["CANCEL_LIMIT", "$"]);
     assertEquals(await status(sql, ids[2]), "ACCEPTED");
+
+    // A restart on the same trading day: a new rules instance restored from what the service recorded in
+    // PostgreSQL refuses at the same count (2 cancels sent; the refused one does not count).
+    const day = service.broker!.state().trading_day;
+    const restored = new PreTradeRules(parseConfig(`${extra}`, "t", { env: {} }).risk);
+    const fresh = restored.checkCancel({ symbol: RB, tradingDay: day, nowMs: Date.now() });
+    assert(fresh.ok, "a fresh instance counts nothing yet");
+    restored.restoreCancelCounts(
+      await loadCancelCounts(sql as unknown as Database, { portfolioId: names.portfolio }),
+    );
+    assertEquals(restored.cancelCounter.count(RB, day), 2);
+    const again = restored.checkCancel({ symbol: RB, tradingDay: day, nowMs: Date.now() });
+    assert(!again.ok);
+    assertEquals(again.refusal.code, "CANCEL_LIMIT");
+  });
+});
+
+Deno.test("trading safety: a duplicate or conflicting order id spends no insert token", async () => {
+  const extra = `
+risk:
+  insert_rate_per_s: 0.01
+  insert_burst: 2
+`;
+  await withService("refund", extra, async (service, _sql, names) => {
+    await book(service);
+    const o = (id: string, fields: Record<string, unknown> = {}) =>
+      insertRequest(names, id, { limit_price: 3400, ...fields });
+    await expectAccepted(service, o("a"));
+    const dup = await api(service, "POST", "/orders", o("a"));
+    assertEquals([dup.status, dup.json.duplicate], [202, true], JSON.stringify(dup.json));
+    const conflict = await api(service, "POST", "/orders", o("a", { volume: 2 }));
+    assertEquals(conflict.status, 409, JSON.stringify(conflict.json));
+    // The second token is still there for b; c finds the bucket empty.
+    await expectAccepted(service, o("b"));
+    const c = await api(service, "POST", "/orders", o("c"));
+    assertEquals([c.status, c.json.code], [400, "INSERT_RATE"], JSON.stringify(c.json));
+  });
+});
+
+Deno.test("trading safety: prices go out exactly on the tick; FAK/FOK matrix, expiry, volume maximum and a per-symbol limit against the sim", async () => {
+  const extra = `
+risk:
+  max_order_volume: 1000
+  max_order_notional: 1000000000
+  max_net_position: 2000
+  symbols:
+    SHFE.au2606: {max_order_volume: 2}
+`;
+  await withService("matrix", extra, async (service, sql, names) => {
+    await book(service);
+    await book(service, AU, {
+      bid_price1: 760,
+      ask_price1: 765,
+      last_price: 762,
+      upper_limit: 800,
+      lower_limit: 700,
+    });
+    await book(service, SR);
+    const o = (id: string, fields: Record<string, unknown>) => insertRequest(names, id, fields);
+
+    // Float drift within tolerance is accepted and sent as the exact tick multiple.
+    const auDrifted = [0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 762);
+    assert(auDrifted !== 762.08 && JSON.stringify(auDrifted) !== "762.08");
+    await expectAccepted(service, o("exact-rb", { limit_price: 3400.0000000001 }));
+    await expectAccepted(service, o("exact-au", { symbol: AU, limit_price: auDrifted }));
+    assertEquals((await atSim(service, sql, "exact-rb")).limit_price, 3400);
+    assertEquals((await atSim(service, sql, "exact-au")).limit_price, 762.08);
+    await expectRefused(service, sql, o("off-tick", { limit_price: 3400.4 }), "PRICE_TICK", "limit_price");
+
+    // FAK/FOK per exchange: FOK refused on CZCE futures, accepted on SHFE; FAK accepted on CZCE.
+    const fok = { time_condition: "IOC", volume_condition: "ALL", limit_price: 3400 };
+    await expectRefused(
+      service,
+      sql,
+      o("fok-czce", { symbol: SR, ...fok }),
+      "FOK_NOT_ALLOWED",
+      "volume_condition",
+    );
+    await expectAccepted(service, o("fok-shfe", fok));
+    const fokAtSim = await atSim(service, sql, "fok-shfe");
+    assertEquals([fokAtSim.time_condition, fokAtSim.volume_condition], ["IOC", "ALL"]);
+    await expectAccepted(service, o("fak-czce", { symbol: SR, time_condition: "IOC", limit_price: 3400 }));
+    assertEquals((await atSim(service, sql, "fak-czce")).time_condition, "IOC");
+
+    // A contract past its expiry at exchange time (the quote's) is refused.
+    await book(service, RB_EXPIRING, { datetime: "2026-01-16 10:00:00.000000" });
+    const expired = await expectRefused(
+      service,
+      sql,
+      o("expired", { symbol: RB_EXPIRING, limit_price: 3400 }),
+      "EXPIRED",
+      "symbol",
+    );
+    assertMatch(expired, /SHFE\.rb2601 expired at 2026-01-15 15:00:00/);
+
+    // The instrument's max_limit_order_volume (500 for rb): 500 passes, 501 is refused.
+    await expectAccepted(service, o("vol-max", { volume: 500, limit_price: 3000 }));
+    assertEquals((await atSim(service, sql, "vol-max")).status, "ALIVE");
+    await expectRefused(
+      service,
+      sql,
+      o("vol-over", { volume: 501, limit_price: 3000 }),
+      "VOLUME_RANGE",
+      "volume",
+    );
+
+    // risk.symbols override for au only: 2 passes, 3 is refused naming the override; rb takes 3.
+    await expectAccepted(service, o("au-2", { symbol: AU, volume: 2, limit_price: 750 }));
+    const over = await expectRefused(
+      service,
+      sql,
+      o("au-3", { symbol: AU, volume: 3, limit_price: 750 }),
+      "MAX_ORDER_VOLUME",
+      "volume",
+    );
+    assertMatch(over, /max_order_volume 2 from risk\.symbols\["SHFE\.au2606"\]/);
+    await expectAccepted(service, o("rb-3", { volume: 3, limit_price: 3000 }));
   });
 });
 
@@ -221,6 +370,10 @@ Deno.test("trading safety: at 01:30 exchange time gold (night to 02:30) is accep
   await withService("night", "", async (service, sql, names) => {
     // 2025-12-24 is a Wednesday: Thursday 01:30 is inside the night session that began Wednesday 21:00.
     await simControl(service, "/sim/clock", { set: "2025-12-25T01:30:00+08:00", freeze: true });
+    // The sim settles Wednesday on its next step (as the exchange did before the night session opened), and
+    // the session's trading day becomes Thursday.
+    await simControl(service, "/sim/step", {});
+    await eventually("trading day 20251225", () => service.broker?.state().trading_day === "20251225");
     const datetime = "2025-12-25 01:30:00.000000";
     await book(service, AU, {
       datetime,
@@ -233,6 +386,9 @@ Deno.test("trading safety: at 01:30 exchange time gold (night to 02:30) is accep
     await book(service, RB, { datetime });
     await expectAccepted(service, insertRequest(names, "au-night", { symbol: AU, limit_price: 750 }));
     await until(sql, "au-night", "ACCEPTED");
+    // Thursday 01:30 belongs to Thursday's trading day (the night session opens the next trading day).
+    const [night] = await sql`select trading_day from order_history where id = 'au-night'`;
+    assertEquals(night.trading_day, "20251225");
     const reason = await expectRefused(
       service,
       sql,

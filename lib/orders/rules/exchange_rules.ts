@@ -7,6 +7,9 @@
  * per-exchange order-type matrix of diff-protocol §3.1 ({@linkcode ORDER_TYPE_RESTRICTIONS}), keyed by
  * exchange and instrument class, never by product.
  *
+ * Prices are judged in whole ticks (integers, see {@linkcode priceTicks}), never by comparing floats, and a
+ * passing LIMIT order carries the price exactly on the grid to send ({@linkcode checkPrice}).
+ *
  * Every rule except {@linkcode checkInstrument} passes when the instrument is unknown: refusing that is
  * `checkInstrument`'s job, and `checkAll` runs it first.
  *
@@ -27,30 +30,103 @@ export function tickDecimals(tick: number): number {
 }
 
 /**
- * Whether `price` is a whole number of `tick`s, judged in integer ticks: `n = round(price / tick)` and
- * `|price − n·tick| ≤ tick·1e-9`, so float noise (`3500.0000000001`, `0.1 + 0.2`) is forgiven while a real
- * off-grid price (`562.05` with tick `0.02`) is not. False for a non-finite price or a tick ≤ 0.
+ * A tick grid in integers: prices are counted in `unit`s of `10^-decimals` (the tick's decimals), so the
+ * tick is the whole number `step` of units (`0.02` → decimals 2, step 2; `1` → decimals 0, step 1) and a
+ * price on the grid is a whole number of units divisible by `step`. Undefined for a tick that is not finite
+ * and > 0.
  */
-export function isTickMultiple(price: number, tick: number): boolean {
-  if (!Number.isFinite(price) || !Number.isFinite(tick) || tick <= 0) return false;
-  const n = Math.round(price / tick);
-  return Math.abs(price - n * tick) <= tick * TICK_EPSILON;
+export interface TickGrid {
+  /** Decimal places of the tick. */
+  decimals: number;
+  /** `10 ** decimals`: units per 1 of price. */
+  scale: number;
+  /** The tick in units, a whole number ≥ 1. */
+  step: number;
+}
+
+/** The integer grid of `tick` (see {@linkcode TickGrid}); undefined for a tick that is not finite and > 0. */
+export function tickGrid(tick: number): TickGrid | undefined {
+  if (!Number.isFinite(tick) || tick <= 0) return undefined;
+  const decimals = tickDecimals(tick);
+  const scale = 10 ** decimals;
+  const step = Math.round(tick * scale);
+  return step >= 1 ? { decimals, scale, step } : undefined;
 }
 
 /**
- * `price` moved to the nearest tick and rounded to the tick's decimals (`3500.0000000001` → `3500`,
- * `562.0400000000001` → `562.04`). What the gate should send once {@linkcode isTickMultiple} passed.
+ * `price` in whole units of `grid` when it is one within float noise, else undefined. The noise forgiven
+ * is `TICK_EPSILON` of a tick, or a few ulps of the price for large prices (where one ulp is more than
+ * that), so `3500.0000000001`, `0.1 + 0.2` and `562.02 + 0.02` are whole units and `3500.000001` is not.
+ */
+function wholeUnits(price: number, grid: TickGrid): number | undefined {
+  if (!Number.isFinite(price)) return undefined;
+  const units = price * grid.scale;
+  const n = Math.round(units);
+  const tolerance = Math.max(grid.step * TICK_EPSILON, Math.abs(units) * 8 * Number.EPSILON);
+  return Math.abs(units - n) <= tolerance ? n : undefined;
+}
+
+/**
+ * `price` as a whole number of `tick`s (`3500` at tick 1 → 3500; `562.04` at tick 0.02 → 28102), judged in
+ * integers: the price is counted in units of the tick's decimals, which must be a whole number within
+ * float noise (see {@linkcode TICK_EPSILON}) and a multiple of the tick. Undefined when the price is off the
+ * grid, not finite, or the tick is not finite and > 0.
+ */
+export function priceTicks(price: number, tick: number): number | undefined {
+  const grid = tickGrid(tick);
+  if (grid === undefined) return undefined;
+  const units = wholeUnits(price, grid);
+  if (units === undefined || units % grid.step !== 0) return undefined;
+  return units / grid.step;
+}
+
+/**
+ * Whether `price` is a whole number of `tick`s ({@linkcode priceTicks}): float noise (`3500.0000000001`,
+ * `0.1 + 0.2`) is forgiven while a real off-grid price (`562.05` with tick `0.02`) is not. False for a
+ * non-finite price or a tick ≤ 0.
+ */
+export function isTickMultiple(price: number, tick: number): boolean {
+  return priceTicks(price, tick) !== undefined;
+}
+
+/**
+ * The price of `ticks` whole ticks of `tick`, exactly as its decimal reads: computed as whole units divided
+ * by the power of ten (`28102` ticks of `0.02` → `56204 / 100` → `562.04`, where `28102 * 0.02` would give
+ * `562.0400000000001`), so the number sent is the double nearest the decimal price, with no drift.
+ */
+export function ticksToPrice(ticks: number, tick: number): number {
+  const grid = tickGrid(tick);
+  if (grid === undefined) throw new RangeError(`price_tick must be finite and > 0, got ${tick}`);
+  return (ticks * grid.step) / grid.scale;
+}
+
+/**
+ * `price` moved to the nearest tick, with no drift (`3500.0000000001` → `3500`, `562.02 + 0.02` →
+ * `562.04`, `3500.4` → `3500`): what the gate sends once {@linkcode isTickMultiple} passed.
  */
 export function snapToTick(price: number, tick: number): number {
-  const n = Math.round(price / tick);
-  return Number((n * tick).toFixed(tickDecimals(tick)));
+  const grid = tickGrid(tick);
+  if (grid === undefined) throw new RangeError(`price_tick must be finite and > 0, got ${tick}`);
+  return ticksToPrice(Math.round((price * grid.scale) / grid.step), tick);
 }
 
 /** The tick-grid prices just below and above an off-grid `price`. */
 function neighbours(price: number, tick: number): [number, number] {
-  const dec = tickDecimals(tick);
-  const lo = Math.floor(price / tick);
-  return [Number((lo * tick).toFixed(dec)), Number(((lo + 1) * tick).toFixed(dec))];
+  const grid = tickGrid(tick)!;
+  const lo = Math.floor((price * grid.scale) / grid.step);
+  return [ticksToPrice(lo, tick), ticksToPrice(lo + 1, tick)];
+}
+
+/**
+ * A band bound in whole ticks: a bound on the grid (within float noise) is that tick; an off-grid bound
+ * is the nearest tick inside the band (`floor` for the upper bound, `ceil` for the lower one).
+ */
+function boundTicks(bound: number, tick: number, side: "upper" | "lower"): number {
+  const grid = tickGrid(tick)!;
+  const units = wholeUnits(bound, grid);
+  if (units !== undefined && units % grid.step === 0) return units / grid.step;
+  const ticks = (bound * grid.scale) / grid.step;
+  return side === "upper" ? Math.floor(ticks) : Math.ceil(ticks);
 }
 
 /**
@@ -95,10 +171,12 @@ export function checkInstrument(ctx: OrderContext): Decision {
 
 /**
  * For LIMIT orders: `limit_price` is a number (PRICE_TICK), a whole number of `price_tick`s
- * (PRICE_TICK, see {@linkcode isTickMultiple}), and inside the quote's `lower_limit … upper_limit`, both
- * inclusive (PRICE_LIMIT). Without a quote, or with a quote whose limits are unknown, the band cannot be
- * checked and the order is refused with NO_QUOTE (field `symbol`). Market orders pass (they carry no
- * price; the desk-limit rule prices them).
+ * (PRICE_TICK, see {@linkcode priceTicks}), and inside the quote's `lower_limit … upper_limit`, both
+ * inclusive (PRICE_LIMIT), compared in whole ticks. Without a quote, or with a quote whose limits are
+ * unknown, the band cannot be checked and the order is refused with NO_QUOTE (field `symbol`). A pass
+ * carries `limit_price`: the price exactly on the grid (`3500.0000000001` → `3500`, `562.02 + 0.02` →
+ * `562.04`), the one to send. Market orders pass as they are (they carry no price; the desk-limit rule
+ * prices them).
  */
 export function checkPrice(ctx: OrderContext): Decision {
   const { request, instrument: ins, quote } = ctx;
@@ -112,14 +190,15 @@ export function checkPrice(ctx: OrderContext): Decision {
     );
   }
   const tick = ins.price_tick;
-  if (!Number.isFinite(tick) || tick <= 0) {
+  if (tickGrid(tick) === undefined) {
     return refuse(
       "PRICE_TICK",
       "limit_price",
       `price_tick of ${ins.symbol} is unknown (${tick}): cannot check limit_price`,
     );
   }
-  if (!isTickMultiple(price, tick)) {
+  const ticks = priceTicks(price, tick);
+  if (ticks === undefined) {
     const [lo, hi] = neighbours(price, tick);
     return refuse(
       "PRICE_TICK",
@@ -128,6 +207,7 @@ export function checkPrice(ctx: OrderContext): Decision {
         `nearest ${fmtNum(lo)} or ${fmtNum(hi)})`,
     );
   }
+  const exact = ticksToPrice(ticks, tick);
   if (quote === undefined) {
     return refuse("NO_QUOTE", "symbol", `no quote for ${ins.symbol} yet: cannot check the limit band`);
   }
@@ -139,22 +219,21 @@ export function checkPrice(ctx: OrderContext): Decision {
       `the quote of ${ins.symbol} has no limit band (lower_limit ${lower}, upper_limit ${upper})`,
     );
   }
-  const eps = tick * TICK_EPSILON;
-  if (price > upper + eps) {
+  if (ticks > boundTicks(upper, tick, "upper")) {
     return refuse(
       "PRICE_LIMIT",
       "limit_price",
-      `limit_price ${fmtNum(price)} is above upper_limit ${fmtNum(upper)} (${ins.symbol})`,
+      `limit_price ${fmtNum(exact)} is above upper_limit ${fmtNum(upper)} (${ins.symbol})`,
     );
   }
-  if (price < lower - eps) {
+  if (ticks < boundTicks(lower, tick, "lower")) {
     return refuse(
       "PRICE_LIMIT",
       "limit_price",
-      `limit_price ${fmtNum(price)} is below lower_limit ${fmtNum(lower)} (${ins.symbol})`,
+      `limit_price ${fmtNum(exact)} is below lower_limit ${fmtNum(lower)} (${ins.symbol})`,
     );
   }
-  return PASS;
+  return { ok: true, limit_price: exact };
 }
 
 function minVolume(v: number): number {

@@ -7,8 +7,11 @@ import {
   isRestricted,
   isTickMultiple,
   ORDER_TYPE_RESTRICTIONS,
+  priceTicks,
   snapToTick,
   tickDecimals,
+  tickGrid,
+  ticksToPrice,
 } from "./exchange_rules.ts";
 import type { Decision, InsertRequest, InstrumentView, OrderContext, RejectCode } from "./types.ts";
 import {
@@ -123,6 +126,34 @@ Deno.test("isTickMultiple: judged in integer ticks, forgiving float noise only",
   assert(!isTickMultiple(3500, NaN));
 });
 
+Deno.test("priceTicks / tickGrid / ticksToPrice: prices as whole ticks, and back with no drift", () => {
+  assertEquals(tickGrid(0.02), { decimals: 2, scale: 100, step: 2 });
+  assertEquals(tickGrid(1), { decimals: 0, scale: 1, step: 1 });
+  assertEquals(tickGrid(0.005), { decimals: 3, scale: 1000, step: 5 });
+  assertEquals(tickGrid(0), undefined);
+  assertEquals(tickGrid(-1), undefined);
+  assertEquals(priceTicks(3500, 1), 3500);
+  assertEquals(priceTicks(3500.0000000001, 1), 3500);
+  assertEquals(priceTicks(562.04, 0.02), 28102);
+  assertEquals(priceTicks([0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 562), 0.02), 28104);
+  assertEquals(priceTicks(0.1 + 0.2, 0.1), 3);
+  assertEquals(priceTicks(3879 + 0.2 + 0.1, 0.1), 38793); // 3879.2999999999997
+  assertEquals(priceTicks(562.05, 0.02), undefined);
+  assertEquals(priceTicks(3500.000001, 1), undefined);
+  // Large prices: float resolution there is coarser than 1e-9 of a tick, and still no false refusal.
+  assertEquals(priceTicks(1_000_000.01, 0.01), 100_000_001);
+  assertEquals(priceTicks(987_654.32 + 0.01, 0.01), 98_765_433);
+  assertEquals(priceTicks(1_000_000.015, 0.01), undefined);
+  // Back to a price: the double nearest the decimal, where ticks × tick drifts.
+  assertEquals(28003 * 0.02, 560.0600000000001);
+  assertEquals(ticksToPrice(28003, 0.02), 560.06);
+  assertEquals(38781 * 0.1, 3878.1000000000004);
+  assertEquals(ticksToPrice(38781, 0.1), 3878.1);
+  assertEquals(ticksToPrice(3, 0.1), 0.3);
+  assertEquals(ticksToPrice(19647, 0.005), 98.235);
+  assertEquals(String(ticksToPrice(38793, 0.1)), "3879.3");
+});
+
 Deno.test("snapToTick and tickDecimals", () => {
   assertEquals(tickDecimals(1), 0);
   assertEquals(tickDecimals(0.02), 2);
@@ -132,6 +163,9 @@ Deno.test("snapToTick and tickDecimals", () => {
   assertEquals(snapToTick(562.02 + 0.02, 0.02), 562.04);
   assertEquals(snapToTick(0.1 + 0.2, 0.1), 0.3);
   assertEquals(snapToTick(98.235, 0.005), 98.235);
+  assertEquals(snapToTick([0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 562), 0.02), 562.08);
+  assertEquals(snapToTick(3879 + 0.2 + 0.1, 0.1), 3879.3);
+  assertEquals(snapToTick(3500.4, 1), 3500);
 });
 
 Deno.test("checkPrice: a multiple of price_tick inside the band passes; off-grid → PRICE_TICK", () => {
@@ -157,6 +191,39 @@ Deno.test("checkPrice: a multiple of price_tick inside the band passes; off-grid
     refusal(checkPrice(banded(request("CFFEX.T2603", { limit_price: 98.237 }), 96, 100))).code,
     "PRICE_TICK",
   );
+});
+
+Deno.test("checkPrice: a pass carries the exact tick-grid price to send", () => {
+  const rb = checkPrice(banded(request("SHFE.rb2605", { limit_price: 3400.0000000001 }), 3000, 3600));
+  assertEquals(rb, { ok: true, limit_price: 3400 });
+  const drifted = [0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 562); // 562.0799999999999
+  assertEquals(checkPrice(banded(request("SHFE.au2606", { limit_price: drifted }), 500, 600)), {
+    ok: true,
+    limit_price: 562.08,
+  });
+  assertEquals(checkPrice(banded(request("CFFEX.T2603", { limit_price: 98.23 + 0.005 }), 96, 100)), {
+    ok: true,
+    limit_price: 98.235,
+  });
+  // A market order carries no price.
+  assertEquals(checkPrice(context(marketRequest("DCE.m2605"), WED_10)), { ok: true });
+});
+
+Deno.test("checkPrice: the band is compared in whole ticks (drifted and off-grid bounds)", () => {
+  const au = (p: number, lower: number, upper: number) =>
+    checkPrice(banded(request("SHFE.au2606", { limit_price: p }), lower, upper));
+  const up = [0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 562); // 562.0799999999999 = 562.08
+  // A price a hair above a drifted bound is the same tick: it passes, exactly at the bound.
+  assertEquals(au(562.08, 500, up), { ok: true, limit_price: 562.08 });
+  assertEquals(au(562.08 + 1e-12, 500, up), { ok: true, limit_price: 562.08 });
+  assertEquals(refusal(au(562.1, 500, up)).code, "PRICE_LIMIT");
+  assertEquals(message(au(562.1, 500, up)), "limit_price 562.1 is above upper_limit 562.08 (SHFE.au2606)");
+  assertEquals(au(500 - 1e-12, 500 - 1e-12, 600), { ok: true, limit_price: 500 });
+  // An off-grid bound is rounded inwards: upper 562.09 allows 562.08 but not 562.1; lower 499.99 allows 500.
+  assertEquals(au(562.08, 500, 562.09), { ok: true, limit_price: 562.08 });
+  assertEquals(refusal(au(562.1, 500, 562.09)).code, "PRICE_LIMIT");
+  assertEquals(au(500, 499.99, 600), { ok: true, limit_price: 500 });
+  assertEquals(refusal(au(499.98, 499.99, 600)).code, "PRICE_LIMIT");
 });
 
 Deno.test("checkPrice: the limit band is inclusive at both ends", () => {

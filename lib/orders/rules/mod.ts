@@ -34,7 +34,7 @@ import { checkInstrument, checkOrderType, checkPrice, checkVolume } from "./exch
 import { checkRequestAge, checkSession } from "./session_rules.ts";
 import { checkDeskLimits, type DeskLimits, resolveLimits, type RiskLimitsConfig } from "./desk_limits.ts";
 import { RateLimiter, type RateLimiterOptions } from "./rate_limits.ts";
-import { BurstMonitor, type BurstStats, CancelCounter } from "./supervision.ts";
+import { BurstMonitor, type BurstStats, CancelCounter, type CancelCounterState } from "./supervision.ts";
 
 export * from "./types.ts";
 export * from "./exchange_rules.ts";
@@ -69,29 +69,42 @@ export interface CheckAllDeps {
 
 /**
  * Run the insert rules in {@linkcode INSERT_RULE_ORDER} and return the first refusal, or a pass carrying
- * every warning. The only side effect: one insert token is spent when everything passed. Recording the
- * insert in the burst monitor is the caller's job once it was actually sent.
+ * every warning and, for a LIMIT order, `limit_price`: the price exactly on the tick grid that
+ * `checkPrice` accepted, which the rules after it judge and which is what must be sent. The only side
+ * effect: one insert token is spent when everything passed (give it back with
+ * `RateLimiter.refundInsert` when the order is not sent after all). Recording the insert in the burst
+ * monitor is the caller's job once it was actually sent.
  */
 export function checkAll(ctx: OrderContext, deps: CheckAllDeps): Decision {
   const warnings: string[] = [];
+  let judged = ctx;
+  let limitPrice: number | undefined;
   const steps: (() => Decision)[] = [
-    () => checkRequestAge(ctx, { maxAgeMs: deps.maxRequestAgeMs }),
-    () => checkInstrument(ctx),
-    () => checkOrderType(ctx),
-    () => checkVolume(ctx),
-    () => checkSession(ctx),
-    () => checkPrice(ctx),
-    () => checkDeskLimits(ctx, deps.limits),
-    () => deps.rateLimiter ? deps.rateLimiter.tryInsert(ctx.nowMs) : { ok: true },
+    () => checkRequestAge(judged, { maxAgeMs: deps.maxRequestAgeMs }),
+    () => checkInstrument(judged),
+    () => checkOrderType(judged),
+    () => checkVolume(judged),
+    () => checkSession(judged),
+    () => checkPrice(judged),
+    () => checkDeskLimits(judged, deps.limits),
+    () => deps.rateLimiter ? deps.rateLimiter.tryInsert(judged.nowMs) : { ok: true },
   ];
   for (const step of steps) {
     const d = step();
     if (!d.ok) return d;
     if (d.warnings) warnings.push(...d.warnings);
+    if (d.limit_price !== undefined) {
+      limitPrice = d.limit_price;
+      judged = { ...judged, request: { ...judged.request, limit_price: limitPrice } };
+    }
   }
   const burst = deps.burstMonitor?.warning(ctx.nowMs);
   if (burst !== undefined) warnings.push(burst);
-  return warnings.length > 0 ? { ok: true, warnings } : { ok: true };
+  return {
+    ok: true,
+    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(limitPrice !== undefined ? { limit_price: limitPrice } : {}),
+  };
 }
 
 /** What a cancel rule looks at. */
@@ -190,6 +203,24 @@ export class PreTradeRules {
       rateLimiter: this.rateLimiter,
       burstMonitor: this.burstMonitor,
     });
+  }
+
+  /**
+   * An insert that {@linkcode PreTradeRules.checkInsert} passed will not be sent (a duplicate or conflicting
+   * order id, a database failure, a refused sibling of a split close, a connection lost before the send):
+   * give its insert token back.
+   */
+  refundInsert(): void {
+    this.rateLimiter.refundInsert();
+  }
+
+  /**
+   * Take in the cancels counted by an earlier run (`loadCancelCounts` of `lib/store/pg/cancel_counts.ts`),
+   * so a restart on the same trading day refuses at the same count. Call it before cancels are taken;
+   * calling it again (a takeover) never counts a cancel twice (see `CancelCounter.merge`).
+   */
+  restoreCancelCounts(state: CancelCounterState): void {
+    this.cancelCounter.merge(state);
   }
 
   /** An insert was sent at `nowMs`. */

@@ -41,8 +41,9 @@ function ok(d: Decision): void {
   assert(d.ok, d.ok ? "" : `expected a pass, got ${d.refusal.code}: ${d.refusal.message}`);
 }
 
-Deno.test("checkAll: a sound limit order passes without warnings", () => {
-  assertEquals(checkAll(context(request("SHFE.rb2605"), WED_10), DEPS), { ok: true });
+Deno.test("checkAll: a sound order passes without warnings, a limit order with its exact price", () => {
+  const rb = context(request("SHFE.rb2605"), WED_10);
+  assertEquals(checkAll(rb, DEPS), { ok: true, limit_price: rb.request.limit_price! });
   assertEquals(checkAll(context(marketRequest("DCE.m2605", { volume: 5 }), WED_10), DEPS), { ok: true });
   assertEquals(
     checkAll(
@@ -54,7 +55,27 @@ Deno.test("checkAll: a sound limit order passes without warnings", () => {
       }),
       DEPS,
     ),
-    { ok: true },
+    { ok: true, limit_price: 562.04 },
+  );
+});
+
+Deno.test("checkAll: a drifted price passes as the exact tick price, which the desk limits judge", () => {
+  const at = (p: number, extra: Partial<OrderContext> = {}) =>
+    context(request("SHFE.au2606", { limit_price: p, volume: 1 }), WED_10, {
+      quote: quote(instrument("SHFE.au2606"), WED_10, { lower_limit: 500, upper_limit: 600 }),
+      ...extra,
+    });
+  const drifted = [0.02, 0.02, 0.02, 0.02].reduce((a, b) => a + b, 562); // 562.0799999999999
+  assert(drifted !== 562.08);
+  assertEquals(checkAll(at(drifted), DEPS), { ok: true, limit_price: 562.08 });
+  // Notional exactly at the limit with the exact price (562.08 × 1 × 1000) passes; one tick more does not.
+  const limits = { ...LIMITS, max_order_notional: 562_080 };
+  assertEquals(checkAll(at(drifted), { ...DEPS, limits }), { ok: true, limit_price: 562.08 });
+  assertEquals(code(checkAll(at(562.1), { ...DEPS, limits })), "MAX_ORDER_NOTIONAL");
+  // rb: 3500.0000000001 → 3500.
+  assertEquals(
+    checkAll(context(request("SHFE.rb2605", { limit_price: 3075.0000000001 }), WED_10), DEPS),
+    { ok: true, limit_price: 3075 },
   );
 });
 
@@ -240,6 +261,10 @@ Deno.test("PreTradeRules: built from the parsed risk config, per-symbol limits f
   ok(rules.checkInsert(context(request("DCE.m2605", { volume: 6 }), WED_10)));
   ok(rules.checkInsert(context(request("SHFE.rb2605", { volume: 5 }), WED_10)));
   assertEquals(code(rules.checkInsert(context(request("SHFE.rb2605"), WED_10))), "INSERT_RATE"); // burst 2 spent
+  // An order passed but not sent after all gives its token back: the next one passes, then none.
+  rules.refundInsert();
+  ok(rules.checkInsert(context(request("SHFE.rb2605"), WED_10)));
+  assertEquals(code(rules.checkInsert(context(request("SHFE.rb2605"), WED_10))), "INSERT_RATE");
   // Stale requests per max_request_age_ms (default 5000).
   assertEquals(
     code(rules.checkInsert(context(request("SHFE.rb2605", { timestamp_ms: WED_10 - 5001 }), WED_10 + 2000))),
@@ -257,4 +282,25 @@ Deno.test("PreTradeRules: built from the parsed risk config, per-symbol limits f
   rules.recordInsert(WED_10);
   assertEquals(rules.burstStats().actions_today, 4);
   assertEquals(rules.burstStats().trading_day, "20251224");
+});
+
+Deno.test("PreTradeRules.restoreCancelCounts: counts of an earlier run refuse at the same count, merged without double counting", () => {
+  const risk: RiskRulesConfig = parseConfig(
+    "risk: {cancel_limit_per_contract: 3, cancel_warn_per_contract: 2}",
+    "t",
+    { env: {} },
+  ).risk;
+  const c = { symbol: "SHFE.rb2605", tradingDay: "20251224", nowMs: WED_10 };
+  const rules = new PreTradeRules(risk);
+  rules.restoreCancelCounts({ "20251224": { "SHFE.rb2605": 2, "SHFE.au2606": 3 } });
+  const third = rules.checkCancel(c);
+  assert(third.ok);
+  assertEquals(third.warnings?.length, 1); // cancel 3 ≥ warn 2
+  assertEquals(rules.recordCancel(c), 3);
+  assertEquals(code(rules.checkCancel(c)), "CANCEL_LIMIT");
+  assertEquals(code(rules.checkCancel({ ...c, symbol: "SHFE.au2606" })), "CANCEL_LIMIT");
+  // The same counts again (a takeover) change nothing; a lower count never lowers ours.
+  rules.restoreCancelCounts({ "20251224": { "SHFE.rb2605": 2, "SHFE.au2606": 3 } });
+  assertEquals(rules.cancelCounter.count("SHFE.rb2605", "20251224"), 3);
+  ok(rules.checkCancel({ ...c, tradingDay: "20251225" }));
 });

@@ -66,6 +66,14 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Give back one token taken by {@linkcode TokenBucket.tryTake} for an action that did not happen after
+   * all (never above `burst`).
+   */
+  refund(): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
+
   /** Milliseconds from `nowMs` until a token is available (0 when one is now; Infinity at rate 0). */
   msUntilToken(nowMs: number): number {
     this.#refill(nowMs);
@@ -99,6 +107,11 @@ export class RateLimiter {
   /** Spend an insert token, or INSERT_RATE (field `$`) when the budget is used up. */
   tryInsert(nowMs: number): Decision {
     return take(this.insert, nowMs, "INSERT_RATE", "insert");
+  }
+
+  /** Give back an insert token spent for an order that is not sent after all (duplicate, conflict …). */
+  refundInsert(): void {
+    this.insert.refund();
   }
 
   /** Spend a cancel token, or CANCEL_RATE (field `$`) when the budget is used up. */

@@ -74,3 +74,27 @@ Deno.test("RateLimiter: separate insert and cancel budgets; refusals name the li
   assert(r.tryInsert(500).ok);
   assert(r.tryCancel(1000).ok);
 });
+
+Deno.test("TokenBucket.refund / RateLimiter.refundInsert: a token given back is usable again, never above burst", () => {
+  const b = new TokenBucket({ ratePerSecond: 0, burst: 2 });
+  assertEquals(takes(b, 0, 3), 2);
+  b.refund();
+  assertEquals(takes(b, 0, 2), 1);
+  b.refund();
+  b.refund();
+  b.refund();
+  assertEquals(b.available(0), 2);
+  const limiter = new RateLimiter({
+    insert_rate_per_s: 0,
+    insert_burst: 1,
+    cancel_rate_per_s: 0,
+    cancel_burst: 1,
+  });
+  assert(limiter.tryInsert(0).ok);
+  assert(!limiter.tryInsert(0).ok);
+  limiter.refundInsert();
+  assert(limiter.tryInsert(0).ok);
+  // Only the insert budget: the cancel bucket is untouched.
+  assert(limiter.tryCancel(0).ok);
+  assert(!limiter.tryCancel(0).ok);
+});

@@ -10,7 +10,9 @@
  *
  * What they see is what this service sends: cancels and orders placed from other terminals on the same
  * account are not counted, and neither are the automatic cancels of FAK/FOK remainders (which the
- * exchanges exempt anyway). Both are in-memory with `exportState`/`importState` for persistence.
+ * exchanges exempt anyway). Both are in-memory with `exportState`/`importState`; the cancel counts survive a
+ * restart by being rebuilt from PostgreSQL at start ({@linkcode CancelCounter.merge} of
+ * `lib/store/pg/cancel_counts.ts`'s `loadCancelCounts`: the cancels recorded in `order_event`).
  *
  * @module
  */
@@ -97,6 +99,25 @@ export class CancelCounter {
     const out: CancelCounterState = {};
     for (const [d, m] of this.#days) out[d] = Object.fromEntries(m);
     return out;
+  }
+
+  /**
+   * Take in counts kept elsewhere (the cancels recorded in PostgreSQL by an earlier run on the same trading
+   * day): per trading day and symbol the larger of the two counts is kept, so merging the same cancels
+   * twice, or counts this counter already holds, never counts anything twice. Bad entries are skipped.
+   */
+  merge(state: CancelCounterState): void {
+    for (const [d, m] of Object.entries(state)) {
+      let day = this.#days.get(d);
+      for (const [s, n] of Object.entries(m)) {
+        if (!Number.isInteger(n) || n <= 0) continue;
+        if (day === undefined) {
+          day = new Map();
+          this.#days.set(d, day);
+        }
+        if (n > (day.get(s) ?? 0)) day.set(s, n);
+      }
+    }
   }
 
   /** Replace the counts with `state` (from {@linkcode CancelCounter.exportState}); bad entries are skipped. */

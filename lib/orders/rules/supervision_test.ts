@@ -69,6 +69,22 @@ Deno.test("CancelCounter: exportState/importState round-trip", () => {
   assertEquals(b.exportState(), { "20251224": {} });
 });
 
+Deno.test("CancelCounter.merge: the larger count per day and contract wins, nothing counted twice", () => {
+  const c = new CancelCounter({ warnAt: 2, limit: 3 });
+  recordN(c, "SHFE.rb2605", "20251224", 1);
+  c.merge({ "20251224": { "SHFE.rb2605": 2, "DCE.m2605": 3 }, "20251223": { "SHFE.rb2605": 9 } });
+  assertEquals(c.count("SHFE.rb2605", "20251224"), 2);
+  assertEquals(c.count("DCE.m2605", "20251224"), 3);
+  assertEquals(c.count("SHFE.rb2605", "20251223"), 9);
+  assert(!c.check("DCE.m2605", "20251224").ok);
+  // Merging the same counts again, or lower ones, changes nothing; bad entries are skipped.
+  c.merge({ "20251224": { "SHFE.rb2605": 2, "DCE.m2605": 1, "X.y1": -1, "X.y2": 0.5 } });
+  assertEquals(c.exportState()["20251224"], { "SHFE.rb2605": 2, "DCE.m2605": 3 });
+  // The counter keeps counting from the merged count.
+  assertEquals(c.record("SHFE.rb2605", "20251224"), 3);
+  assert(!c.check("SHFE.rb2605", "20251224").ok);
+});
+
 // ------------------------------------------------------------------------------------------------------
 // BurstMonitor
 // ------------------------------------------------------------------------------------------------------

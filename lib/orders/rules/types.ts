@@ -68,8 +68,14 @@ export interface Refusal {
   message: string;
 }
 
-/** A rule's answer: pass (possibly with warnings to log) or refuse with one reason. */
-export type Decision = { ok: true; warnings?: string[] } | { ok: false; refusal: Refusal };
+/**
+ * A rule's answer: pass (possibly with warnings to log) or refuse with one reason. A pass of a LIMIT order
+ * may carry `limit_price`: the requested price exactly on the tick grid, which is what must be sent
+ * (`checkPrice`).
+ */
+export type Decision =
+  | { ok: true; warnings?: string[]; limit_price?: number }
+  | { ok: false; refusal: Refusal };
 
 /** Everything an insert rule may look at, gathered by the send gate at the moment of the decision. */
 export interface OrderContext {
