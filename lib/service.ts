@@ -24,6 +24,7 @@ import { createBroker } from "./broker/mod.ts";
 import type { Broker, BrokerEvent } from "./broker/types.ts";
 import { closeDatabase, connectDatabase, type Database, describeDatabase } from "./store/pg/connect.ts";
 import { migrate } from "./store/pg/migrate.ts";
+import { loadCancelCounts } from "./store/pg/cancel_counts.ts";
 import { type Lease, PortfolioLease, ProcessLease } from "./store/pg/lease.ts";
 import { isEmbeddedConfig } from "./store/pg/connect.ts";
 import { OrderStore } from "./store/pg/order_store.ts";
@@ -350,6 +351,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       }
       if (!(parts.lease?.held ?? false)) return;
       await ks.load();
+      // Today's cancels per contract, so the daily cancel limit holds across a restart or takeover.
+      rules.restoreCancelCounts(await loadCancelCounts(need(parts.sql, "database"), { portfolioId }));
       const adopted = await tracker.activate(() => broker.state().ready ? broker.snapshot() : null);
       if (!(parts.lease?.held ?? false)) return;
       activated = true;
