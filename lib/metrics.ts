@@ -22,6 +22,10 @@
  * | `tbc_broker_last_data_age_seconds` | gauge | | time since the last frame from the broker; -1 before any |
  * | `tbc_sink_errors_total` | counter | `sink` | `redis` (failed writes), `postgresql` (failed order writes, intents that could not be recorded), `rabbitmq` (connection losses) |
  * | `tbc_sink_up` | gauge | `sink` | 1 when that sink is working (only configured sinks are listed) |
+ * | `tbc_order_burst_seconds_today` | gauge | | seconds of this trading day with ≥ 10 inserts + cancels (the programmatic-trading supervision count) |
+ * | `tbc_order_actions_max_per_second_today` | gauge | | the most inserts + cancels in one second this trading day |
+ * | `tbc_order_actions_today` | gauge | | inserts + cancels sent this trading day |
+ * | `tbc_order_burst_trigger_reached` | gauge | | 1 once the burst seconds reach the daily reporting trigger (10) |
  * | `tbc_ws_clients` | gauge | | open `/ws` subscribers |
  * | `tbc_ws_messages_total` | counter | | messages handed to `/ws` subscribers |
  * | `tbc_http_requests_total` | counter | `method`, `route`, `status` | answered HTTP requests |
@@ -36,6 +40,7 @@ import { deriveBrokerOrderId } from "./broker/order_ids.ts";
 import type { CancelOutcome, OrderExecutor, SubmitOutcome } from "./orders/executor.ts";
 import type { OrderRecord, OrderUpdate } from "./orders/types.ts";
 import type { RequestInfo } from "./http/middleware.ts";
+import type { BurstStats } from "./orders/rules/supervision.ts";
 
 /** Latency buckets in seconds (1 ms … 30 s). */
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -82,6 +87,8 @@ export interface MetricSources {
   rabbitmq?: () => { connected: boolean };
   /** PostgreSQL: false while order writes are failing. */
   postgresql?: () => { ok: boolean };
+  /** Burst statistics of the sent inserts + cancels (`PreTradeRules.burstStats()`). */
+  bursts?: () => BurstStats;
 }
 
 /** Options of {@linkcode ServiceMetrics}. */
@@ -247,6 +254,32 @@ export class ServiceMetrics {
         if (s.postgresql) this.set({ sink: "postgresql" }, s.postgresql().ok ? 1 : 0);
       },
     });
+    const burstGauge = (name: string, help: string, value: (b: BurstStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const b = self.#sources.bursts?.();
+          this.set(b ? value(b) : 0);
+        },
+      });
+    burstGauge(
+      "tbc_order_burst_seconds_today",
+      "Seconds of this trading day with at least 10 inserts + cancels.",
+      (b) => b.bursts_today,
+    );
+    burstGauge(
+      "tbc_order_actions_max_per_second_today",
+      "Most inserts + cancels sent in one second this trading day.",
+      (b) => b.max_per_second_today,
+    );
+    burstGauge("tbc_order_actions_today", "Inserts + cancels sent this trading day.", (b) => b.actions_today);
+    burstGauge(
+      "tbc_order_burst_trigger_reached",
+      "1 once the burst seconds reach the daily reporting trigger.",
+      (b) => b.trigger_reached ? 1 : 0,
+    );
     new Gauge({
       name: "tbc_ws_clients",
       help: "Open /ws subscribers.",

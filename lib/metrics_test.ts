@@ -96,3 +96,24 @@ Deno.test("metrics: reject reason labels stay bounded", () => {
   assertEquals(rejectReasonCode(null), "BROKER");
   assert(rejectReasonCode("x".repeat(100) + ":") === "BROKER");
 });
+
+Deno.test("metrics: burst seconds of a real BurstMonitor are read at scrape time", async () => {
+  const { BurstMonitor } = await import("./orders/rules/supervision.ts");
+  const burst = new BurstMonitor();
+  const m = new ServiceMetrics({ portfolioId: "pf", processMetrics: false });
+  let v = values(await m.render());
+  assertEquals(v.get("tbc_order_burst_seconds_today"), 0); // no source yet
+  m.setSources({ bursts: () => burst.stats() });
+  const at = Date.UTC(2025, 11, 24, 2, 0, 0); // 10:00 Beijing
+  for (let i = 0; i < 9; i++) burst.record(at + i);
+  v = values(await m.render());
+  assertEquals(v.get("tbc_order_burst_seconds_today"), 0);
+  assertEquals(v.get("tbc_order_actions_max_per_second_today"), 9);
+  burst.record(at + 500); // the 10th action of that second
+  for (let i = 0; i < 12; i++) burst.record(at + 1000 + i); // a second burst second
+  v = values(await m.render());
+  assertEquals(v.get("tbc_order_burst_seconds_today"), 2);
+  assertEquals(v.get("tbc_order_actions_max_per_second_today"), 12);
+  assertEquals(v.get("tbc_order_actions_today"), 22);
+  assertEquals(v.get("tbc_order_burst_trigger_reached"), 0);
+});

@@ -56,7 +56,7 @@ import { killSwitchRoutes } from "../routes/kill_switch.ts";
 import { observeExecutor, ServiceMetrics } from "./metrics.ts";
 import { applyHttpMiddleware } from "./http/middleware.ts";
 import { bindWarning } from "./http/auth.ts";
-import { exchangeTimeFromQuotes } from "./http/health.ts";
+import { databaseHealth, exchangeTimeFromQuotes, ReachabilityProbe } from "./http/health.ts";
 import { buildOpenApiDocument } from "./http/openapi.ts";
 import { IntradaySeries } from "./http/page/intraday.ts";
 import { metricsRoutes } from "../routes/metrics.ts";
@@ -421,18 +421,31 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     const hub = need(parts.hub, "stream hub");
     const store = need(parts.store, "database");
     const components: Record<string, HealthComponentFn> = {
-      database: () => ({
-        enabled: true,
-        ok: (parts.tracker?.lastError() ?? null) === null,
-        backlog: parts.tracker?.backlog ?? 0,
-        last_error: parts.tracker?.lastError()?.message ?? null,
-      }),
-      lease: () => ({
+      // reachability: one `select 1` per 3 s at most (cached), 1.5 s timeout; plus the order writes
+      database: databaseHealth(
+        new ReachabilityProbe(() => need(parts.sql, "database")`select 1`, { ttlMs: 3000, timeoutMs: 1500 }),
+        { backlog: () => parts.tracker?.backlog ?? 0, lastError: () => parts.tracker?.lastError() ?? null },
+      ),
+      // only the active instance trades: a standby (or one still taking over) cannot (503)
+      lease: () => {
+        const held = parts.lease?.held ?? false;
+        const active = tradingActive();
+        return {
+          enabled: true,
+          ok: active,
+          blocks_trading: true,
+          active,
+          role: active ? "active" : held ? "taking_over" : "standby",
+          since: held && parts.lease ? new Date(parts.lease.since).toISOString() : null,
+        };
+      },
+      // programmatic-trading supervision: seconds with ≥ 10 inserts + cancels this trading day
+      supervision: () => ({
         enabled: true,
         ok: true,
-        active: parts.lease?.held ?? false,
-        role: parts.lease?.held ? "active" : "standby",
-        since: parts.lease?.held ? new Date(parts.lease.since).toISOString() : null,
+        burst_per_second: rules.burstMonitor.perSecond,
+        trigger_bursts_per_day: rules.burstMonitor.perDay,
+        ...rules.burstStats(Date.now()),
       }),
     };
     if (parts.writer) {
@@ -460,6 +473,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       redis: parts.writer ? (() => parts.writer!.status()) : undefined,
       rabbitmq: config.rabbitmq ? () => ({ connected: parts.intake?.state().connected ?? false }) : undefined,
       postgresql: () => ({ ok: (parts.tracker?.lastError() ?? null) === null }),
+      bursts: () => rules.burstStats(Date.now()),
     });
     series = new IntradaySeries(view);
     series.sample();

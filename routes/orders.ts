@@ -1,82 +1,80 @@
 /**
  * `POST /orders`, `DELETE /orders/{order_id}`, `GET /orders`, `GET /orders/{order_id}`: the REST side of
  * intake. The body goes through the same schema and the same executor as a RabbitMQ message; the answer
- * comes from `lib/orders/outcomes.ts` (202 / 400 / 404 / 409 / 503).
+ * comes from `lib/orders/outcomes.ts` (202 / 400 / 404 / 409 / 503). Query strings and path parameters are
+ * validated with the schemas of `lib/http/order_params.ts`, which the OpenAPI document is built from.
+ *
+ * - The request id of the HTTP request (the client's valid `X-Request-ID`, else the generated one: see
+ *   `lib/http/middleware.ts`) goes with the order or cancel to the executor, so the `order_event` rows carry
+ *   it as `request_id`; an envelope body's own `request_id` is kept when it has one.
+ * - Body limit: `maxBodyBytes`, else the limit of the body-limit middleware (`http.max_body_bytes`), else
+ *   {@link DEFAULT_MAX_BYTES}; the body is parsed with the same limit.
  *
  * @module
  */
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { type Context, Hono } from "hono";
 import type { OrderExecutor } from "../lib/orders/executor.ts";
 import { httpAnswer } from "../lib/orders/outcomes.ts";
-import { DEFAULT_MAX_BYTES, ORDER_ID_RE, parseOrderRequest } from "../lib/orders/request_schema.ts";
+import { DEFAULT_MAX_BYTES, formatFieldErrors, parseOrderRequest } from "../lib/orders/request_schema.ts";
 import type { OrderStore } from "../lib/store/pg/order_store.ts";
-import { ORDER_STATUSES } from "../lib/store/pg/migrations.ts";
-import type { OrderStatus } from "../lib/orders/types.ts";
-
-/**
- * Ids an order may have in `order_history`: a client id, a split child (`<id>~closetoday`) or an external
- * order's broker id. Printable ASCII without spaces, 1–128 chars.
- */
-const RECORDED_ID_RE = /^[\x21-\x7E]{1,128}$/;
+import { bodyLimitMiddleware, maxBodyBytesOf, requestIdOf } from "../lib/http/middleware.ts";
+import {
+  cancelOrderParamsSchema,
+  getOrderParamsSchema,
+  listOrdersQuerySchema,
+  paramErrors,
+} from "../lib/http/order_params.ts";
 
 /** Dependencies of {@link orderRoutes}. */
 export interface OrderRouteDeps {
   portfolioId: string;
   executor: OrderExecutor;
   store: OrderStore;
+  /** Largest body of `POST /orders`; default: `http.max_body_bytes` from the middleware, else 64 KiB. */
+  maxBodyBytes?: number;
 }
 
 /** The `/orders` router. */
 export function orderRoutes(deps: OrderRouteDeps): Hono {
   const app = new Hono();
-  const limit = bodyLimit({
-    maxSize: DEFAULT_MAX_BYTES,
-    onError: (c) => c.json({ error: `$: body exceeds ${DEFAULT_MAX_BYTES} bytes` }, 413),
-  });
+  const limitOf = (c: Context) => deps.maxBodyBytes ?? maxBodyBytesOf(c) ?? DEFAULT_MAX_BYTES;
+  const requestId = (c: Context) => requestIdOf(c) || null;
+  const invalid = (c: Context, errors: ReturnType<typeof paramErrors>) =>
+    c.json({ error: formatFieldErrors(errors), errors }, 400);
 
-  app.post("/orders", limit, async (c) => {
+  app.post("/orders", (c, next) => bodyLimitMiddleware(limitOf(c))(c, next), async (c) => {
     const text = await c.req.text();
-    const parsed = parseOrderRequest(text, { portfolioId: deps.portfolioId });
+    let parsed = parseOrderRequest(text, { portfolioId: deps.portfolioId, maxBytes: limitOf(c) });
     if (parsed.kind === "cancel") {
       return c.json({ error: "$: a cancel goes to DELETE /orders/{order_id}" }, 400);
+    }
+    if (parsed.kind === "insert" && parsed.request.request_id === null) {
+      parsed = { ...parsed, request: { ...parsed.request, request_id: requestId(c) } };
     }
     const answer = httpAnswer(await deps.executor.submit(parsed, "rest"));
     return c.json(answer.body, answer.status);
   });
 
   app.delete("/orders/:order_id", async (c) => {
-    const orderId = c.req.param("order_id");
-    if (!ORDER_ID_RE.test(orderId)) {
-      return c.json({ error: "order_id: 1–64 chars of [A-Za-z0-9_.:-]" }, 400);
-    }
+    const params = cancelOrderParamsSchema.safeParse({ order_id: c.req.param("order_id") });
+    if (!params.success) return invalid(c, paramErrors(params.error));
     const outcome = await deps.executor.cancel({
-      order_id: orderId,
+      order_id: params.data.order_id,
       portfolio_id: deps.portfolioId,
-      request_id: c.req.header("x-request-id") ?? null,
+      request_id: requestId(c),
     });
     const answer = httpAnswer(outcome);
     return c.json(answer.body, answer.status);
   });
 
   app.get("/orders", async (c) => {
-    const status = c.req.query("status");
-    const symbol = c.req.query("symbol");
-    const limitText = c.req.query("limit");
-    if (status !== undefined && !(ORDER_STATUSES as readonly string[]).includes(status)) {
-      return c.json({ error: `status: expected one of ${ORDER_STATUSES.join(", ")}` }, 400);
-    }
-    const limitValue = limitText === undefined ? undefined : Number(limitText);
-    if (
-      limitValue !== undefined && !(Number.isInteger(limitValue) && limitValue >= 1 && limitValue <= 1000)
-    ) {
-      return c.json({ error: "limit: expected an integer 1..1000" }, 400);
-    }
+    const query = listOrdersQuerySchema.safeParse(c.req.query());
+    if (!query.success) return invalid(c, paramErrors(query.error));
     try {
       const orders = await deps.store.listOrders({
-        status: status as OrderStatus | undefined,
-        symbol: symbol || undefined,
-        limit: limitValue,
+        status: query.data.status,
+        symbol: query.data.symbol || undefined,
+        limit: query.data.limit,
       });
       return c.json({ orders });
     } catch (e) {
@@ -85,10 +83,9 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
   });
 
   app.get("/orders/:order_id", async (c) => {
-    const orderId = c.req.param("order_id");
-    if (!RECORDED_ID_RE.test(orderId)) {
-      return c.json({ error: "order_id: 1–128 printable characters" }, 400);
-    }
+    const params = getOrderParamsSchema.safeParse({ order_id: c.req.param("order_id") });
+    if (!params.success) return invalid(c, paramErrors(params.error));
+    const orderId = params.data.order_id;
     try {
       const found = await deps.store.getOrder(orderId);
       if (!found) return c.json({ error: `no order ${orderId}` }, 404);

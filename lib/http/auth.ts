@@ -98,6 +98,17 @@ export function wsTokenProtocols(token: string): string[] {
 }
 
 /**
+ * The subprotocol the server answers a WebSocket upgrade with, from the client's
+ * `Sec-WebSocket-Protocol`: {@link WS_AUTH_PROTOCOL} when offered, else none. Never another offered one,
+ * whatever its position: a `tbc.token.…` one carries the token, and echoing it would put the token in the
+ * response headers.
+ */
+export function selectWsProtocol(offered: string | null | undefined): string | undefined {
+  if (!offered) return undefined;
+  return offered.split(",").some((p) => p.trim() === WS_AUTH_PROTOCOL) ? WS_AUTH_PROTOCOL : undefined;
+}
+
+/**
  * The token presented by a request: `Authorization: Bearer …`, else (WebSocket) a `tbc.token.…`
  * subprotocol. null when none.
  */

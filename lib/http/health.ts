@@ -16,6 +16,9 @@
  *   report is `degraded` (200: orders can still be tried).
  * - Every component but `tq` comes from a function passed in, so sinks plug in later; one that is not
  *   given reports `{"enabled": false}`; one that throws reports `{"ok": false, "error": …}`.
+ * - {@link ReachabilityProbe} and {@link databaseHealth}: the database is probed with a cheap query at
+ *   most once per `ttlMs` (a short timeout, the answer cached), never once per request; unreachable blocks
+ *   trading (intents are recorded before anything is sent), failing order writes only degrade.
  *
  * @module
  */
@@ -61,6 +64,11 @@ export interface MarketReport {
   market: "open" | "closed" | "unknown";
   /** Exchange time used (ISO, UTC). */
   exchange_time: string;
+  /**
+   * Exchange time minus this host's clock, ms (≈ 0 live; large with the sim's own clock): add it to a
+   * local timestamp (the intraday series' `t`) to show it at exchange time.
+   */
+  exchange_offset_ms: number;
   /** Instruments in session now. */
   in_session: string[];
   /** Earliest next session start among the instruments (ISO), null when unknown. */
@@ -109,6 +117,7 @@ export function marketReport(
   return {
     market,
     exchange_time: new Date(exchangeNow).toISOString(),
+    exchange_offset_ms: Math.round(exchangeNow - now),
     in_session: inSession,
     next_open: next === undefined ? null : new Date(next).toISOString(),
     broker_quiet_s: quiet,
@@ -197,6 +206,133 @@ export async function buildHealth(
     components: out,
   };
   return { httpStatus: canTrade ? 200 : 503, report };
+}
+
+/** One answer of a {@link ReachabilityProbe}. */
+export interface ProbeResult {
+  /** The probe answered within the timeout. */
+  reachable: boolean;
+  /** When the probe was sent (ISO). */
+  checked_at: string;
+  /** How long it took, ms (the timeout when it timed out). */
+  latency_ms: number;
+  /** Why it failed; null when reachable. */
+  error: string | null;
+}
+
+/** Options of {@link ReachabilityProbe}. */
+export interface ReachabilityProbeOptions {
+  /** An answer is reused for this long (default 3000 ms): at most one probe per period. */
+  ttlMs?: number;
+  /** A probe not answered within this is a failure (default 1500 ms); its signal is aborted then. */
+  timeoutMs?: number;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * A cached reachability check: {@link ReachabilityProbe.check} runs `probe` (e.g. `select 1`) when the last
+ * answer is older than `ttlMs`, with a timeout, and otherwise returns the cached answer; concurrent callers
+ * share one probe in flight. So `/health` can be polled as often as wanted: the database sees one query
+ * per period at most.
+ */
+export class ReachabilityProbe {
+  #probe: (signal: AbortSignal) => Promise<unknown>;
+  #ttl: number;
+  #timeout: number;
+  #now: () => number;
+  #last: { at: number; result: ProbeResult } | null = null;
+  #inflight: Promise<ProbeResult> | null = null;
+  #probes = 0;
+
+  /** A probe running `probe` (which should give up when its signal aborts). */
+  constructor(probe: (signal: AbortSignal) => Promise<unknown>, options: ReachabilityProbeOptions = {}) {
+    this.#probe = probe;
+    this.#ttl = options.ttlMs ?? 3000;
+    this.#timeout = options.timeoutMs ?? 1500;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** How many probes were sent so far. */
+  get probes(): number {
+    return this.#probes;
+  }
+
+  /** The latest answer without probing (null before the first). */
+  get last(): ProbeResult | null {
+    return this.#last?.result ?? null;
+  }
+
+  /** The cached answer, or a fresh one when it is older than `ttlMs`. Never throws. */
+  check(): Promise<ProbeResult> {
+    const last = this.#last;
+    if (last && this.#now() - last.at < this.#ttl) return Promise.resolve(last.result);
+    if (!this.#inflight) {
+      this.#inflight = this.#run().finally(() => this.#inflight = null);
+    }
+    return this.#inflight;
+  }
+
+  async #run(): Promise<ProbeResult> {
+    this.#probes++;
+    const at = this.#now();
+    const started = performance.now();
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`no answer within ${this.#timeout} ms`));
+        controller.abort();
+      }, this.#timeout);
+    });
+    let error: string | null = null;
+    try {
+      await Promise.race([this.#probe(controller.signal), timeout]);
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    } finally {
+      clearTimeout(timer);
+    }
+    const result: ProbeResult = {
+      reachable: error === null,
+      checked_at: new Date(at).toISOString(),
+      latency_ms: Math.round((performance.now() - started) * 10) / 10,
+      error,
+    };
+    this.#last = { at, result };
+    return result;
+  }
+}
+
+/** Where {@link databaseHealth} reads the order writes. */
+export interface DatabaseWrites {
+  /** Broker updates waiting to be written. */
+  backlog: () => number;
+  /** The latest order-write error, null while writes succeed. */
+  lastError: () => Error | null;
+}
+
+/**
+ * The `database` component: reachable (from `probe`) and order writes succeeding. Unreachable blocks
+ * trading (`blocks_trading`: /health answers 503); reachable with failing writes is `ok: false` only
+ * (200 degraded: the writes are retried and kept in order).
+ */
+export function databaseHealth(probe: ReachabilityProbe, writes: DatabaseWrites): HealthComponentFn {
+  return async () => {
+    const r = await probe.check();
+    const writeError = writes.lastError();
+    return {
+      enabled: true,
+      ok: r.reachable && writeError === null,
+      blocks_trading: !r.reachable,
+      reachable: r.reachable,
+      checked_at: r.checked_at,
+      probe_ms: r.latency_ms,
+      probe_error: r.error,
+      backlog: writes.backlog(),
+      last_error: writeError?.message ?? null,
+    };
+  };
 }
 
 function isoOrNull(ms: number): string | null {

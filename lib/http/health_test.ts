@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { brokerState } from "../../tests/helpers/fake_broker.ts";
 import { buildHealth, tqHealth } from "./health.ts";
 
@@ -78,4 +78,65 @@ Deno.test("market: open inside a session at exchange time, closed outside, unkno
     6000,
   );
   assertEquals(exchangeTimeFromQuotes([], 42), 42);
+});
+
+Deno.test("ReachabilityProbe: one probe per ttl, shared by concurrent callers; a timeout aborts and fails", async () => {
+  const { ReachabilityProbe } = await import("./health.ts");
+  let now = 1_000_000;
+  let calls = 0;
+  let fail = false;
+  const probe = new ReachabilityProbe(() => {
+    calls++;
+    return fail ? Promise.reject(new Error("connection refused")) : Promise.resolve(1);
+  }, { ttlMs: 3000, timeoutMs: 200, now: () => now });
+  assertEquals(probe.last, null);
+  const [a, b] = await Promise.all([probe.check(), probe.check()]);
+  assertEquals([a.reachable, b.reachable, calls], [true, true, 1]);
+  now += 2999;
+  assertEquals((await probe.check()).reachable, true);
+  assertEquals(calls, 1); // cached
+  fail = true;
+  now += 1;
+  const down = await probe.check();
+  assertEquals([down.reachable, down.error, calls, probe.probes], [false, "connection refused", 2, 2]);
+  assertEquals(probe.last, down);
+
+  let aborted = false;
+  const hanging = new ReachabilityProbe(
+    (signal) =>
+      new Promise((_, reject) =>
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(new Error("aborted"));
+        })
+      ),
+    { timeoutMs: 50 },
+  );
+  const t = await hanging.check();
+  assertEquals([t.reachable, t.error, aborted], [false, "no answer within 50 ms", true]);
+  assert(t.latency_ms >= 40, `${t.latency_ms}`);
+});
+
+Deno.test("databaseHealth: unreachable blocks trading (503); failing writes only degrade (200)", async () => {
+  const { ReachabilityProbe, databaseHealth } = await import("./health.ts");
+  let reachable = true;
+  let writeError: Error | null = null;
+  const db = databaseHealth(
+    new ReachabilityProbe(() => reachable ? Promise.resolve() : Promise.reject(new Error("refused")), {
+      ttlMs: 0,
+    }),
+    { backlog: () => 7, lastError: () => writeError },
+  );
+  const ready = brokerState(true);
+  let r = await buildHealth(ready, { database: db });
+  assertEquals([r.httpStatus, r.report.status], [200, "ok"]);
+  const c = r.report.components.database as Record<string, unknown>;
+  assertEquals([c.ok, c.reachable, c.blocks_trading, c.backlog, c.last_error], [true, true, false, 7, null]);
+  writeError = new Error("deadlock detected");
+  r = await buildHealth(ready, { database: db });
+  assertEquals([r.httpStatus, r.report.status, r.report.can_trade], [200, "degraded", true]);
+  reachable = false;
+  r = await buildHealth(ready, { database: db });
+  assertEquals([r.httpStatus, r.report.can_trade], [503, false]);
+  assertEquals((r.report.components.database as Record<string, unknown>).probe_error, "refused");
 });

@@ -8,7 +8,9 @@
  *    a log. `/health` and `/metrics` are logged at debug level (they are polled);
  * 3. CORS, only when `http.cors_origins` is not empty (no CORS header is ever sent otherwise);
  * 4. authentication and scopes (`auth.ts`);
- * 5. body size limit: a body over `http.max_body_bytes` is refused with 413 JSON before it is read whole.
+ * 5. body size limit: a body over `http.max_body_bytes` is refused with 413 JSON before it is read whole;
+ *    routes that check the body again (`POST /orders` parses it with a byte limit) read the limit with
+ *    {@link maxBodyBytesOf}, so one setting governs every route.
  *
  * Unknown routes and errors already answer JSON (`createApiApp` in `server.ts`).
  *
@@ -44,6 +46,7 @@ export interface HttpMiddlewareOptions {
 }
 
 const requestIds = new WeakMap<Context, string>();
+const bodyLimits = new WeakMap<Context, number>();
 const log = getLogger("http.access");
 const QUIET_PATHS = new Set(["/health", "/metrics"]);
 
@@ -102,12 +105,21 @@ export function accessLogMiddleware(onRequest?: (info: RequestInfo) => void): Mi
   };
 }
 
+/** The body limit the body-limit middleware applied to `c` (undefined outside it). */
+export function maxBodyBytesOf(c: Context): number | undefined {
+  return bodyLimits.get(c);
+}
+
 /** The body-limit middleware alone: 413 `{"error": …}` above `maxBytes`. */
 export function bodyLimitMiddleware(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: (c) => c.json({ error: `$: body exceeds ${maxBytes} bytes` }, 413),
   });
+  return (c, next) => {
+    bodyLimits.set(c, maxBytes);
+    return limit(c, next);
+  };
 }
 
 /** CORS for `origins` (`*` allowed), or null when the list is empty. */

@@ -1,8 +1,10 @@
 /**
  * The OpenAPI 3.0 document of the HTTP API (`GET /openapi.json`), generated with `@hono/zod-openapi` from
  * the same zod schemas that validate requests: the order request bodies come from
- * `lib/orders/request_schema.ts` as they are (registered as components, never redefined here). The
- * response shapes below are documentation only (the routes build their answers from typed records).
+ * `lib/orders/request_schema.ts` as they are (registered as components, never redefined here), the
+ * kill-switch body from `lib/orders/kill_switch.ts` (`changeSchema`), the `/orders` query string and path
+ * parameters from `lib/http/order_params.ts`. The response shapes below are documentation only (the routes
+ * build their answers from typed records).
  *
  * Every operation carries `x-required-scope` (`read`, `trade`, or `none` for public routes) and the
  * matching `security` entry, so the document also states the authentication rules of `lib/http/auth.ts`;
@@ -12,7 +14,9 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { cancelRequestSchema, envelopeSchema, insertRequestSchema } from "../orders/request_schema.ts";
+import { changeSchema } from "../orders/kill_switch.ts";
 import { KILL_SWITCH_MODES, ORDER_STATUSES } from "../store/pg/migrations.ts";
+import { cancelOrderParamsSchema, getOrderParamsSchema, listOrdersQuerySchema } from "./order_params.ts";
 import { NAME, VERSION } from "../version.ts";
 import { requiredScope } from "./auth.ts";
 
@@ -117,18 +121,6 @@ const KillSwitchState = z.object({
   history: z.array(z.record(z.string(), z.unknown())).optional(),
 });
 
-/** Documentation of the PUT body; validation is `parseKillSwitchChange` in `lib/orders/kill_switch.ts`. */
-const KillSwitchBody = z.object({
-  mode: z.enum(KILL_SWITCH_MODES),
-  symbol: z.string().optional(),
-  reason: z.string(),
-  set_by: z.string().optional(),
-});
-
-const OrderIdParam = z.object({
-  order_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).describe("the client's order_id"),
-});
-
 /**
  * `schema` with an OpenAPI component name, without touching `schema` itself (its validation is unchanged).
  * The request schemas are created before `@hono/zod-openapi` extends zod, so they may lack `.openapi()`:
@@ -171,7 +163,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Reco
   const account = reg.register("Account", Account);
   const health = reg.register("Health", Health);
   const kill = reg.register("KillSwitchState", KillSwitchState);
-  const killBody = reg.register("KillSwitchRequest", KillSwitchBody);
+  const killBody = named(changeSchema, "KillSwitchRequest");
   const error = reg.register("Error", ErrorBody);
 
   const op = (
@@ -236,19 +228,13 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Reco
   op("get", "/orders", {
     summary: "Orders from PostgreSQL, newest first",
     tags: ["orders"],
-    request: {
-      query: z.object({
-        status: z.enum(ORDER_STATUSES as unknown as [string, ...string[]]).optional(),
-        symbol: z.string().optional(),
-        limit: z.string().regex(/^\d+$/).optional().describe("1..1000"),
-      }),
-    },
+    request: { query: listOrdersQuerySchema },
     responses: { 200: json(z.object({ orders: z.array(record) }), "orders"), 400: json(error, "bad query") },
   });
   op("get", "/orders/{order_id}", {
     summary: "One order with its events and fills",
     tags: ["orders"],
-    request: { params: OrderIdParam },
+    request: { params: getOrderParamsSchema },
     responses: {
       200: json(
         z.object({
@@ -258,15 +244,17 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Reco
         }),
         "the order",
       ),
+      400: json(error, "bad order_id"),
       404: json(error, "unknown order"),
     },
   });
   op("delete", "/orders/{order_id}", {
     summary: "Cancel an order",
     tags: ["orders"],
-    request: { params: OrderIdParam },
+    request: { params: cancelOrderParamsSchema },
     responses: {
       202: json(z.object({ order: record, cancel: z.string() }), "cancel sent"),
+      400: json(error, "bad order_id"),
       404: json(error, "unknown order"),
       409: json(error, "already finished"),
       503: json(error, "cannot trade now"),

@@ -424,7 +424,7 @@ export async function runFlatten(
 
 const SYMBOL_RE = /^[A-Z]{2,6}\.[A-Za-z0-9_-]{1,40}$/;
 
-const changeSchema = z.object({
+export const changeSchema = z.object({
   mode: z.enum(KILL_SWITCH_MODES),
   symbol: z.union([z.literal(""), z.string().regex(SYMBOL_RE, "expected EXCHANGE.code, e.g. SHFE.rb2605")])
     .nullish(),
