@@ -542,7 +542,14 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
           }
         }
         const parsed = parseOrderRequest(delivery.body, { portfolioId });
-        return intakeAnswer(await exec.handle(parsed, "rabbitmq"));
+        const outcome = await exec.handle(parsed, "rabbitmq");
+        const answer = intakeAnswer(outcome);
+        // A cancel's event goes through the tracker's outbox: acknowledge only once it is in PostgreSQL (an
+        // insert's intent is committed before `handle` returns).
+        if (parsed.kind === "cancel" && answer.action === "ack") {
+          await need(parts.tracker, "tracker").written();
+        }
+        return answer;
       }, intakeOptions);
       await parts.intake.start();
       syncIntake();

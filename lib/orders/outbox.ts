@@ -92,6 +92,10 @@ export class Outbox<T> {
   #stopped = false;
   #halted = false;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Items ever pushed, and ever written: the watermarks {@linkcode Outbox.written} waits on. */
+  #pushedCount = 0;
+  #writtenCount = 0;
+  #writtenWaiters: { target: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   /** An outbox writing batches with `write`. */
   constructor(write: (batch: T[]) => Promise<void>, options: OutboxOptions = {}) {
@@ -107,7 +111,20 @@ export class Outbox<T> {
   push(item: T): void {
     if (this.#stopped) throw new Error("Outbox: stopped, item refused");
     this.#queue.push(item);
+    this.#pushedCount++;
     this.#schedule();
+  }
+
+  /**
+   * Resolves once every item pushed before this call is written (later pushes are not waited for), so a
+   * caller can acknowledge something only after its record is in the database. Rejects if the outbox is
+   * stopped first with one of those items unwritten.
+   */
+  written(): Promise<void> {
+    const target = this.#pushedCount;
+    if (this.#writtenCount >= target) return Promise.resolve();
+    if (this.#halted) return Promise.reject(this.#haltedError());
+    return new Promise((resolve, reject) => this.#writtenWaiters.push({ target, resolve, reject }));
   }
 
   /** Items not yet written (including a batch being written or waiting for its retry). */
@@ -163,6 +180,7 @@ export class Outbox<T> {
       if (remaining.length > 0) w.reject(err);
       else w.resolve();
     }
+    for (const w of this.#writtenWaiters.splice(0)) w.reject(err);
     return remaining;
   }
 
@@ -210,6 +228,12 @@ export class Outbox<T> {
       // Only pushes append to the queue, so its head is exactly this batch.
       this.#queue.splice(0, batch.length);
       this.#batchLength = 0;
+      this.#writtenCount += batch.length;
+      if (this.#writtenWaiters.length > 0) {
+        const done = this.#writtenWaiters.filter((w) => w.target <= this.#writtenCount);
+        this.#writtenWaiters = this.#writtenWaiters.filter((w) => w.target > this.#writtenCount);
+        for (const w of done) w.resolve();
+      }
       this.#failures = 0;
       this.#lastError = null;
       if (!this.#halted) this.#run();

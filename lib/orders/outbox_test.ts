@@ -145,6 +145,34 @@ Deno.test("Outbox: a write failing N times is retried with capped backoff, same 
   assertEquals(w.written.at(-1), ["e"]);
 });
 
+Deno.test("Outbox.written: waits for what was pushed before the call, through failures; stop rejects it", async () => {
+  const timer = new FakeTimer();
+  const w = fakeWrite<string>(2);
+  const outbox = new Outbox<string>(w.write, { timer, initialDelayMs: 10, maxBatch: 1 });
+  await outbox.written(); // nothing pushed: resolves at once
+  outbox.push("a");
+  outbox.push("b");
+  let aAndB = false;
+  outbox.written().then(() => (aAndB = true));
+  outbox.push("c"); // pushed after the call: not waited for
+  await settle();
+  assertEquals(aAndB, false, "a failed: nothing written yet");
+  assert(timer.fireNext());
+  await settle();
+  assertEquals(aAndB, false, "a failed again");
+  assert(timer.fireNext());
+  await settle();
+  assertEquals(w.written.flat(), ["a", "b", "c"]);
+  assert(aAndB, "resolved once a and b were written");
+
+  w.setFailures(100);
+  outbox.push("d");
+  const pending = outbox.written();
+  await settle();
+  await outbox.stop();
+  assertMatch((await assertRejects(() => pending)).message, /unwritten/);
+});
+
 Deno.test("Outbox: a throwing onError or a synchronously throwing write does not stop it", async () => {
   const timer = new FakeTimer();
   let n = 0;

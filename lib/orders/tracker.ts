@@ -244,6 +244,11 @@ export class OrderTracker {
     return this.#outbox.lastError();
   }
 
+  /** Resolves once every write queued before this call is in PostgreSQL (see `Outbox.written`). */
+  written(): Promise<void> {
+    return this.#outbox.written();
+  }
+
   /** Resolves once every queued write is in PostgreSQL. */
   flushed(): Promise<void> {
     return this.#outbox.flushed();

@@ -356,3 +356,67 @@ Deno.test("order path: a second instance stands by and takes over when the first
     }
   });
 });
+
+Deno.test("order path: a RabbitMQ cancel is acknowledged only once its event is in PostgreSQL", async () => {
+  const names = testNames("cancelack");
+  await withTestDatabase(async (db) => {
+    const service = await startTestService(testConfig(names, db, { redis: false }));
+    const rabbit = await rabbitPublisher(names);
+    const sql = testSql(db);
+    const locker = testSql(db);
+    let release: () => void = () => {};
+    try {
+      await eventually("ready", () => service.broker?.state().ready && service.intake?.state().consuming);
+      await book(service, 3500, 3501);
+      assertEquals(
+        (await api(service, "POST", "/orders", insertRequest(names, "ca-1", { limit_price: 3400 })))
+          .status,
+        202,
+      );
+      await eventually(
+        "ca-1 accepted",
+        async () => (await sql`select status from order_history where id = 'ca-1'`)[0]?.status === "ACCEPTED",
+      );
+      await service.tracker?.flushed();
+
+      // Writes to order_event stall (a lock the test holds) while the cancel goes out.
+      const held = new Promise<void>((r) => (release = r));
+      let locked: () => void = () => {};
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const lock = locker.begin(async (tx) => {
+        await tx`lock table order_event in exclusive mode`;
+        locked();
+        await held;
+      });
+      await isLocked;
+      await rabbit.publish({ action: "CANCEL", order_id: "ca-1", portfolio_id: names.portfolio });
+      const brokerId =
+        (await sql`select broker_order_id from order_history where id = 'ca-1'`)[0].broker_order_id;
+      await eventually(
+        "canceled at the exchange",
+        () => service.broker?.order(brokerId)?.status === "FINISHED",
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(
+        service.intake?.state().in_flight,
+        1,
+        "the cancel is held unacknowledged while unrecorded",
+      );
+      release();
+      await lock;
+      await eventually("acknowledged after the write", () => service.intake?.state().in_flight === 0);
+      const events = await sql`select status, msg from order_event where id = 'ca-1' order by seq`;
+      assert(events.some((e) => String(e.msg).includes("cancel_requested")), JSON.stringify(events));
+      await eventually(
+        "ca-1 canceled",
+        async () => (await sql`select status from order_history where id = 'ca-1'`)[0]?.status === "CANCELED",
+      );
+    } finally {
+      release();
+      await service.lifecycle.stop();
+      await rabbit.close();
+      await sql.end();
+      await locker.end();
+    }
+  });
+});
