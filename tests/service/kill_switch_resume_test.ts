@@ -14,27 +14,11 @@ import {
   testNames,
   testSql,
 } from "../helpers/service.ts";
-import { startSim } from "../../lib/sim/mod.ts";
+import { startExternalSim } from "../helpers/external_sim.ts";
 
 Deno.test("kill switch: a FLATTEN in force at start is resumed and closes what is still open", async () => {
   const names = testNames("resume");
-  const sim = await startSim({
-    host: "127.0.0.1",
-    port: 0,
-    clock: "2025-12-24T10:00:00+08:00",
-    seed: 1,
-    tickMs: 0,
-    frozenClock: true,
-    accounts: [{ user: "demo", password: "demo", balance: 10_000_000 }],
-  });
-  sim.market.activate(["SHFE.rb2605"]);
-  sim.market.setQuote("SHFE.rb2605", {
-    bid_price1: 3500,
-    ask_price1: 3501,
-    last_price: 3500,
-    upper_limit: 4000,
-    lower_limit: 3000,
-  });
+  const { sim } = await startExternalSim({ "SHFE.rb2605": { bid: 3500, ask: 3501 } });
   try {
     await withTestDatabase(async (db) => {
       const config = testConfig(names, db, { redis: false, rabbitmq: false, extra: `` });

@@ -17,7 +17,7 @@ import {
   testNames,
   testSql,
 } from "../helpers/service.ts";
-import { startSim } from "../../lib/sim/mod.ts";
+import { startExternalSim } from "../helpers/external_sim.ts";
 import { openTqClient } from "../helpers/tq_client.ts";
 import { deriveBrokerOrderId } from "../../lib/broker/order_ids.ts";
 import type { Service } from "../../lib/service.ts";
@@ -34,25 +34,8 @@ async function post(service: Service, names: TestNames, id: string, fields: Reco
 
 Deno.test("takeover: the standby records nothing, then adopts the holder's orders and kill switch", async () => {
   const names = testNames("takeover");
-  const sim = await startSim({
-    host: "127.0.0.1",
-    port: 0,
-    clock: "2025-12-24T10:00:00+08:00",
-    seed: 1,
-    tickMs: 0,
-    frozenClock: true,
-    accounts: [{ user: "demo", password: "demo", balance: 10_000_000 }],
-  });
-  const quote = (bid: number, ask: number) =>
-    sim.market.setQuote(RB, {
-      bid_price1: bid,
-      ask_price1: ask,
-      last_price: bid,
-      upper_limit: 4000,
-      lower_limit: 3000,
-    });
-  sim.market.activate([RB]);
-  quote(3500, 3501);
+  const { sim, quote: setBook } = await startExternalSim({ [RB]: { bid: 3500, ask: 3501 } });
+  const quote = (bid: number, ask: number) => setBook(RB, { bid, ask });
   try {
     await withTestDatabase(async (db) => {
       const config = testConfig(names, db, { redis: false, rabbitmq: false });
@@ -151,25 +134,8 @@ Deno.test("takeover: the standby records nothing, then adopts the holder's order
 
 Deno.test("restart: what happened at the exchange while the service was down is recorded at start", async () => {
   const names = testNames("downtime");
-  const sim = await startSim({
-    host: "127.0.0.1",
-    port: 0,
-    clock: "2025-12-24T10:00:00+08:00",
-    seed: 1,
-    tickMs: 0,
-    frozenClock: true,
-    accounts: [{ user: "demo", password: "demo", balance: 10_000_000 }],
-  });
-  const quote = (bid: number, ask: number) =>
-    sim.market.setQuote(RB, {
-      bid_price1: bid,
-      ask_price1: ask,
-      last_price: bid,
-      upper_limit: 4000,
-      lower_limit: 3000,
-    });
-  sim.market.activate([RB]);
-  quote(3500, 3501);
+  const { sim, quote: setBook } = await startExternalSim({ [RB]: { bid: 3500, ask: 3501 } });
+  const quote = (bid: number, ask: number) => setBook(RB, { bid, ask });
   try {
     await withTestDatabase(async (db) => {
       const config = testConfig(names, db, { redis: false, rabbitmq: false });
