@@ -109,3 +109,13 @@ Deno.test("auth: bind warning only for a non-loopback host without a token", () 
   assertEquals(bindWarning("0.0.0.0", { token: "t" }), null);
   assert(bindWarning("0.0.0.0", { token: "" })?.includes("without a token"));
 });
+
+Deno.test("selectWsProtocol: tbc.bearer when offered, wherever it is; never another offer", async () => {
+  const { selectWsProtocol } = await import("./auth.ts");
+  assertEquals(selectWsProtocol("tbc.token.c2VjcmV0, tbc.bearer"), "tbc.bearer");
+  assertEquals(selectWsProtocol("tbc.bearer,tbc.token.c2VjcmV0"), "tbc.bearer");
+  assertEquals(selectWsProtocol("tbc.token.c2VjcmV0"), undefined);
+  assertEquals(selectWsProtocol("chat, superchat"), undefined);
+  assertEquals(selectWsProtocol(""), undefined);
+  assertEquals(selectWsProtocol(null), undefined);
+});

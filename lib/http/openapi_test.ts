@@ -28,3 +28,39 @@ Deno.test("openapi: a broken document is refused by the validator (the check can
   }
   assert(refused);
 });
+
+Deno.test("openapi: the kill-switch body and the /orders parameters are the validating schemas", async () => {
+  const { changeSchema, parseKillSwitchChange } = await import("../orders/kill_switch.ts");
+  const { listOrdersQuerySchema, getOrderParamsSchema, cancelOrderParamsSchema } = await import(
+    "./order_params.ts"
+  );
+  const doc = buildOpenApiDocument() as {
+    paths: Record<string, Record<string, { parameters: { name: string; in: string; schema: never }[] }>>;
+    components: { schemas: Record<string, { properties: Record<string, unknown>; required: string[] }> };
+  };
+  const body = doc.components.schemas.KillSwitchRequest;
+  assertEquals(Object.keys(body.properties).sort(), Object.keys(changeSchema.shape).sort());
+  assertEquals(body.required.sort(), ["mode", "reason"]);
+  // what the document requires is what validation requires
+  assert("errors" in parseKillSwitchChange({ mode: "HALT" }, "t"));
+  assert("change" in parseKillSwitchChange({ mode: "HALT", reason: "r" }, "t"));
+
+  const list = doc.paths["/orders"].get.parameters;
+  assertEquals(
+    list.map((p) => [p.name, p.in]),
+    Object.keys(listOrdersQuerySchema.shape).map((k) => [k, "query"]),
+  );
+  const pattern = (method: string) =>
+    (doc.paths["/orders/{order_id}"][method].parameters[0].schema as { pattern: string }).pattern;
+  for (const id of ["a-1", "a-1~closetoday", "EXT:9", "has space", "x".repeat(129)]) {
+    assertEquals(
+      new RegExp(pattern("get")).test(id),
+      getOrderParamsSchema.safeParse({ order_id: id }).success,
+    );
+    assertEquals(
+      new RegExp(pattern("delete")).test(id),
+      cancelOrderParamsSchema.safeParse({ order_id: id }).success,
+      id,
+    );
+  }
+});
