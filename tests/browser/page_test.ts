@@ -3,6 +3,11 @@
  * playwright-core, against a running service (sim exchange, PostgreSQL). Every request that leaves
  * 127.0.0.1 is blocked and counted, so both pages are shown to work on an offline host.
  *
+ * Also checked on the live page, at the test's 1400 px width: the recent-orders table fits (no column
+ * clipped), the market pill follows the instruments once known, a kill-switch change is a toast, an
+ * event's msg reads as `key: value` pairs, and the chart's time axis is at exchange time (the sim's own
+ * clock, not the browser's).
+ *
  * Skipped (with the reason printed) when /usr/bin/chromium is not installed; `.ci/run` installs it.
  * Screenshots: /tmp/tbc_page.png, /tmp/tbc_docs.png.
  */
@@ -143,6 +148,45 @@ Deno.test({
           "chart legend",
           async () => (await page.textContent("#legend"))?.includes("net SHFE.rb2605"),
         );
+        // the change is told in a toast (fixed, styled), not as loose text under the header
+        assertEquals(await page.textContent("#message"), "kill switch set to HALT");
+        const toast = await page.$eval("#message", (e) => {
+          // runs in the page: its window's getComputedStyle
+          type Style = { position: string; borderLeftWidth: string };
+          const s = (globalThis as unknown as { getComputedStyle(e: unknown): Style }).getComputedStyle(e);
+          return { position: s.position, border: s.borderLeftWidth };
+        });
+        assertEquals(toast, { position: "fixed", border: "4px" });
+        // the market pill: the instrument is known now, and the sim's clock is inside its session
+        await eventually(
+          "market open",
+          async () => (await page.textContent("#market-state")) === "market: open",
+        );
+        // every column of the recent orders is visible (the table fits its box)
+        const fit = await page.$eval("#recent", (t) => {
+          const box = t.parentElement!.getBoundingClientRect();
+          const last = t.querySelector("th:last-child")!.getBoundingClientRect();
+          return {
+            clipped: t.parentElement!.scrollWidth > t.parentElement!.clientWidth,
+            right: last.right,
+            box,
+          };
+        });
+        assert(!fit.clipped && fit.right <= fit.box.right + 0.5, JSON.stringify(fit));
+        // the events read as key: value pairs, not JSON
+        const fields = await page.locator('#events div[data-status="CANCELED"] .ev-msg').first()
+          .textContent();
+        assert(fields !== null && /\w+: /.test(fields) && !fields.includes('":'), `${fields}`);
+        assert((await page.textContent("#events"))?.includes("request_id: "), "no request_id in the events");
+        // the chart's time axis is at exchange time: the sim clock's now lies within it
+        const health = await (await fetch(`${base}/health`)).json();
+        const exNow = Date.parse(health.market_detail.exchange_time) + 8 * 3600_000;
+        const secondsOf = (hms: string) => hms.split(":").reduce((a, b) => a * 60 + Number(b), 0);
+        const nowS = secondsOf(new Date(exNow).toISOString().slice(11, 19));
+        const axis = await eventually("axis drawn", () => page.getAttribute("#chart", "data-axis"));
+        const labels = axis.split(" ").map(secondsOf);
+        assertEquals(labels.length, 5, axis);
+        assert(labels[0] - 5 <= nowS && nowS <= labels[4] + 5, `exchange now ${nowS}s, axis ${axis}`);
         await page.screenshot({ path: "/tmp/tbc_page.png", fullPage: true });
         await page.selectOption("#kill-mode", "OFF");
         await page.click("#kill-apply");

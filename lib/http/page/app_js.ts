@@ -5,6 +5,14 @@
  * `/intraday` and `/health`, submits and cancels orders and sets the kill switch, and draws the intraday
  * chart of balance (left axis) and net positions per symbol (right axis) on a canvas by hand.
  *
+ * - Times are shown at exchange time: a local timestamp plus `/health`'s `market_detail.exchange_offset_ms`
+ *   (the newest quote's time against the server clock: ≈ 0 live, the sim's own clock in sim mode), written
+ *   in China time (UTC+8, no daylight saving), whatever the browser's time zone.
+ * - `/health` is polled every 3 s and again soon after the first snapshot and each position or order change,
+ *   so the market pill follows the instruments as they become known.
+ * - Messages are a toast (`#message`): info fades after 4 s, errors after 10 s; a click dismisses it.
+ * - An event's `msg` is shown as `key: value` pairs that wrap, not as raw JSON.
+ *
  * @module
  */
 
@@ -27,6 +35,7 @@ export const PAGE_JS: string = String.raw`
     wsOpen: false,
     retry: 500,
     killMode: null,
+    exOffset: 0,
   };
   var $ = function (sel) { return document.querySelector(sel); };
 
@@ -47,7 +56,27 @@ export const PAGE_JS: string = String.raw`
     return Number(v).toLocaleString("en-US", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
   }
   function pill(id, text, kind) { var p = $(id); p.textContent = text; p.className = "pill" + (kind ? " " + kind : ""); }
-  function message(text, isError) { var m = $("#message"); m.textContent = text || ""; m.className = isError ? "error" : ""; }
+  var messageTimer = null;
+  function message(text, kind, sticky) {
+    var m = $("#message");
+    if (messageTimer) { clearTimeout(messageTimer); messageTimer = null; }
+    kind = kind === true ? "error" : kind || "";
+    m.textContent = text || "";
+    m.className = kind;
+    if (text && !sticky) {
+      messageTimer = setTimeout(function () {
+        m.className = kind + " fading";
+        messageTimer = setTimeout(function () { messageTimer = null; m.textContent = ""; m.className = ""; }, 300);
+      }, kind === "error" ? 10000 : 4000);
+    }
+  }
+  // exchange time of a local epoch-ms timestamp, as HH:MM:SS (China time, UTC+8)
+  var CHINA_MS = 8 * 3600 * 1000;
+  function exTime(ms, withMillis) {
+    if (ms == null || !isFinite(ms)) return "";
+    return new Date(ms + state.exOffset + CHINA_MS).toISOString().slice(11, withMillis ? 23 : 19);
+  }
+  function exTimeOf(iso, withMillis) { return iso ? exTime(Date.parse(iso), withMillis) : ""; }
 
   function b64url(text) {
     var bytes = new TextEncoder().encode(text), bin = "";
@@ -104,9 +133,10 @@ export const PAGE_JS: string = String.raw`
       renderAll();
       loadOrders();
       loadSeries();
+      scheduleHealth();
     } else if (msg.type === "position") {
       state.positions[msg.position.symbol] = msg.position;
-      renderPositions(); sample();
+      renderPositions(); sample(); scheduleHealth();
     } else if (msg.type === "account") {
       state.account = msg.account;
       renderAccount(); sample();
@@ -115,7 +145,7 @@ export const PAGE_JS: string = String.raw`
       if (msg.status.trading_day) state.tradingDay = msg.status.trading_day;
       renderStatus();
     } else if (msg.type === "order") {
-      scheduleOrders();
+      scheduleOrders(); scheduleHealth();
     }
   }
 
@@ -169,7 +199,7 @@ export const PAGE_JS: string = String.raw`
     state.orders.slice(0, 30).forEach(function (o) {
       recent.appendChild(el("tr", { class: "clickable" + (state.selected === o.id ? " selected" : ""), "data-order": o.id, onclick: function () { showEvents(o.id); } }, [
         td(o.id), td(o.status, "st-" + o.status), td(o.symbol), td((o.direction || "") + " " + (o.offset || ""), o.direction),
-        td(o.volume), td(o.filled_quantity), td(num(o.avg_fill_price, 2)), td((o.updated_at || "").slice(11, 19)),
+        td(o.volume), td(o.filled_quantity), td(num(o.avg_fill_price, 2)), td(exTimeOf(o.updated_at)),
       ]));
     });
   }
@@ -197,16 +227,31 @@ export const PAGE_JS: string = String.raw`
       if (!r.ok) { if (!quiet) message("order " + id + ": " + (r.json && r.json.error), true); return; }
       box.textContent = "";
       (r.json.events || []).forEach(function (e) {
-        box.appendChild(el("div", { "data-status": e.status }, [
-          el("span", { class: "st-" + e.status, text: "#" + e.seq + " " + e.status }),
-          " " + (e.created_at || "").slice(11, 23) + " " + JSON.stringify(e.msg || {}),
+        var msg = e.msg || {};
+        box.appendChild(el("div", { class: "ev", "data-status": e.status }, [
+          el("div", { class: "ev-head" }, [
+            el("span", { class: "st-" + e.status, text: "#" + e.seq + " " + e.status }),
+            msg.event ? el("span", { class: "ev-name", text: String(msg.event) }) : null,
+            el("span", { class: "ev-time", text: exTimeOf(e.created_at, true) }),
+          ]),
+          eventFields(msg),
         ]));
       });
       (r.json.trades || []).forEach(function (t) {
-        box.appendChild(el("div", {}, ["fill " + (t.volume) + " @ " + (t.price) + " (" + (t.trade_id) + ")"]));
+        box.appendChild(el("div", { class: "ev fill" }, ["fill " + (t.volume) + " @ " + (t.price) + " (" + (t.trade_id) + ")"]));
       });
       if (!quiet) renderOrders();
     });
+  }
+  // an event's msg as wrapped key: value pairs (its "event" name is in the head line)
+  function eventFields(msg) {
+    var keys = Object.keys(msg).filter(function (k) { return k !== "event"; });
+    if (keys.length === 0) return null;
+    return el("div", { class: "ev-msg" }, keys.map(function (k) {
+      var v = msg[k];
+      var text = v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v);
+      return el("span", {}, [el("span", { class: "k", text: k + ": " }), text]);
+    }));
   }
   function submitOrder(ev) {
     ev.preventDefault();
@@ -250,19 +295,39 @@ export const PAGE_JS: string = String.raw`
   function applyKill() {
     var body = { mode: $("#kill-mode").value, reason: $("#kill-reason").value || "set from the live page" };
     api("PUT", "/kill-switch", body).then(function (r) {
-      if (r.ok) { message("kill switch: " + body.mode); loadKill(); }
+      if (r.ok) { message("kill switch set to " + body.mode + (r.json && r.json.flatten ? " (flatten started)" : "")); loadKill(); }
       else if (r.status !== 401 && r.status !== 403) message("kill switch (" + r.status + "): " + (r.json && r.json.error), true);
     });
   }
 
   // ---- health --------------------------------------------------------------------------------------------
+  // why /health says it cannot trade, in a few words
+  function blocker(j) {
+    var c = j.components || {};
+    if (c.lease && c.lease.ok === false) return c.lease.role === "standby" ? "standby" : "taking over";
+    if (c.database && c.database.reachable === false) return "database unreachable";
+    if (c.tq && !c.tq.ready) return "broker " + c.tq.state;
+    return "cannot trade";
+  }
   function loadHealth() {
-    fetch("/health").then(function (r) { return r.json().then(function (j) { return { status: r.status, json: j }; }); })
+    return fetch("/health").then(function (r) { return r.json().then(function (j) { return { status: r.status, json: j }; }); })
       .then(function (h) {
         var j = h.json;
-        pill("#health-state", "health: " + (h.status === 503 ? "cannot trade" : j.status), h.status === 503 ? "bad" : j.status === "ok" ? "ok" : "warn");
+        var cannot = h.status === 503;
+        pill("#health-state", "health: " + (cannot ? blocker(j) : j.status), cannot ? "bad" : j.status === "ok" ? "ok" : "warn");
         if (j.market) pill("#market-state", "market: " + j.market, j.market === "open" ? "ok" : "");
+        var d = j.market_detail;
+        if (d && isFinite(d.exchange_offset_ms)) {
+          var moved = Math.abs(d.exchange_offset_ms - state.exOffset) > 1000;
+          state.exOffset = d.exchange_offset_ms;
+          $("#market-state").title = "exchange time " + exTime(Date.now()) + (d.next_open ? " · next open " + exTimeOf(d.next_open) : "");
+          if (moved) { scheduleDraw(); renderOrders(); }
+        }
       }).catch(function () { pill("#health-state", "health: unreachable", "bad"); });
+  }
+  var healthTimer = null;
+  function scheduleHealth() {
+    if (!healthTimer) healthTimer = setTimeout(function () { healthTimer = null; loadHealth(); }, 300);
   }
 
   // ---- intraday chart ------------------------------------------------------------------------------------
@@ -313,10 +378,13 @@ export const PAGE_JS: string = String.raw`
       ctx.textAlign = "left"; ctx.fillText(num(nmax - i * (nmax - nmin) / 4, 1), L + pw + 6, yy + 4);
     }
     ctx.textAlign = "center";
+    var axis = [];
     for (var k = 0; k <= 4; k++) {
       var tt = t0 + k * (t1 - t0) / 4;
-      ctx.fillText(new Date(tt).toTimeString().slice(0, 8), x(tt), h - 6);
+      axis.push(exTime(tt));
+      ctx.fillText(axis[k], x(tt), h - 6);
     }
+    c.setAttribute("data-axis", axis.join(" "));
     // net positions: step lines on the right axis
     Object.keys(syms).sort().forEach(function (s, idx) {
       var color = COLORS[(idx + 1) % COLORS.length];
@@ -344,7 +412,7 @@ export const PAGE_JS: string = String.raw`
     state.token = $("#token").value.trim();
     sessionStorage.setItem("tbc.token", state.token);
     message(state.token ? "token set" : "token cleared");
-    connect(); loadOrders(); loadKill(); loadSeries();
+    connect(); loadOrders(); loadKill(); loadSeries(); loadHealth();
   });
   $("#order-form").addEventListener("submit", submitOrder);
   $("#kill-apply").addEventListener("click", applyKill);
@@ -353,11 +421,11 @@ export const PAGE_JS: string = String.raw`
   loadHealth();
   // probe once: with authentication on and no (valid) token, ask for one instead of failing repeatedly
   api("GET", "/intraday").then(function (r) {
-    if (r.status === 401) { pill("#stream-state", "stream: needs token", "warn"); message("enter the bearer token (http.token, or http.read_token to only watch)"); return; }
+    if (r.status === 401) { pill("#stream-state", "stream: needs token", "warn"); message("enter the bearer token (http.token, or http.read_token to only watch)", "warn", true); return; }
     if (r.ok && r.json && Array.isArray(r.json.points)) { state.series = r.json.points; }
     connect(); loadOrders(); loadKill();
   });
-  setInterval(loadHealth, 10000);
+  setInterval(loadHealth, 3000);
   setInterval(function () {
     if (state.wsOpen && state.orders.some(function (o) { return !TERMINAL[o.status]; })) loadOrders();
   }, 3000);

@@ -1,6 +1,8 @@
 /**
  * The live page's HTML shell, served at `/` (embedded: no build step, no CDN). It holds no account data:
- * the script (`/page/app.js`) fetches everything with the bearer token the operator enters.
+ * the script (`/page/app.js`) fetches everything with the bearer token the operator enters. Layout: a
+ * header of status pills, then positions | account, the intraday chart, working orders and the order form
+ * | the kill switch, recent orders | the selected order's events; `#message` is a toast.
  *
  * @module
  */
@@ -37,7 +39,7 @@ export function pageHtml(options: { portfolioId: string; title?: string }): stri
   </form>
   <a class="pill" href="/docs">API docs</a>
 </header>
-<div id="message" role="status"></div>
+<div id="message" role="status" aria-live="polite" title="click to dismiss"></div>
 <main>
   <section>
     <h2>Positions</h2>
@@ -49,7 +51,7 @@ export function pageHtml(options: { portfolioId: string; title?: string }): stri
     <dl class="kv" id="account"></dl>
   </section>
   <section class="wide">
-    <h2>Intraday: balance and net positions</h2>
+    <h2>Intraday: balance and net positions <span class="dim" id="chart-time">(exchange time)</span></h2>
     <canvas id="chart" width="1200" height="220"></canvas>
     <div class="legend" id="legend"></div>
   </section>
@@ -66,7 +68,9 @@ export function pageHtml(options: { portfolioId: string; title?: string }): stri
       <input name="limit_price" type="number" step="any" placeholder="limit (empty = market)" aria-label="limit price">
       <button type="submit" id="submit-order">Submit</button>
     </form>
-    <h2 style="margin-top:12px">Kill switch: <span id="kill-state">…</span></h2>
+  </section>
+  <section>
+    <h2>Kill switch: <span id="kill-state">…</span></h2>
     <div class="ks">
       <select id="kill-mode" aria-label="kill switch mode"><option>HALT</option><option>REDUCE_ONLY</option>
         <option>FLATTEN</option><option>OFF</option></select>
@@ -74,12 +78,16 @@ export function pageHtml(options: { portfolioId: string; title?: string }): stri
       <button class="danger" id="kill-apply">Set</button>
     </div>
   </section>
-  <section>
-    <h2>Recent orders</h2>
-    <table id="recent"><thead><tr><th>order_id</th><th>status</th><th>symbol</th><th>side</th><th>vol</th>
-      <th>filled</th><th>avg</th><th>updated</th></tr></thead><tbody></tbody></table>
-    <h2 style="margin-top:12px">Events <span id="events-of"></span></h2>
-    <div id="events"><div class="empty">click an order</div></div>
+  <section class="wide orders">
+    <div>
+      <h2>Recent orders</h2>
+      <table id="recent"><thead><tr><th>order_id</th><th>status</th><th>symbol</th><th>side</th><th>vol</th>
+        <th>filled</th><th>avg</th><th>updated</th></tr></thead><tbody></tbody></table>
+    </div>
+    <div>
+      <h2>Events <span id="events-of"></span></h2>
+      <div id="events"><div class="empty">click an order</div></div>
+    </div>
   </section>
 </main>
 <script src="/page/app.js"></script>

@@ -7,7 +7,8 @@
 /** CSS text. */
 export const PAGE_CSS: string = `
 :root { --bg:#0f1419; --panel:#182028; --line:#2a3540; --fg:#d8dee4; --dim:#8b98a5; --buy:#3fb950;
-  --sell:#f85149; --warn:#d29922; --accent:#58a6ff; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
+  --sell:#f85149; --warn:#d29922; --accent:#58a6ff;
+  font: 13px/1.4 system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--fg); }
 header { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; padding: 8px 14px;
@@ -46,13 +47,30 @@ form.order input[name=symbol] { width: 120px; } form.order input[type=number] { 
 #kill-state { font-weight: 600; }
 #kill-state.on { color: var(--sell); }
 .ks { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
-#events { max-height: 220px; overflow: auto; font-family: ui-monospace, monospace; font-size: 12px; }
-#events div { border-bottom: 1px solid var(--line); padding: 2px 0; }
-#message { color: var(--dim); min-height: 1.4em; padding: 0 14px; }
-#message.error { color: var(--sell); }
+section.orders { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; }
+section.orders > div { min-width: 0; overflow-x: auto; }
+.dim { color: var(--dim); text-transform: none; letter-spacing: 0; font-weight: 400; }
+#events { max-height: 320px; overflow: auto; font-size: 12px; }
+#events .ev { border-bottom: 1px solid var(--line); padding: 3px 0; }
+#events .ev-head { display: flex; gap: 8px; align-items: baseline; }
+#events .ev-head .ev-name { font-weight: 600; }
+#events .ev-head .ev-time { margin-left: auto; color: var(--dim); font-variant-numeric: tabular-nums; }
+#events .ev-msg { display: flex; flex-wrap: wrap; gap: 0 14px; padding-left: 14px; color: var(--fg);
+  font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+#events .ev-msg span { overflow-wrap: anywhere; }
+#events .ev-msg .k { color: var(--dim); }
+#events .fill { color: var(--buy); }
+#message { position: fixed; right: 16px; bottom: 16px; z-index: 10; max-width: min(460px, calc(100vw - 32px));
+  padding: 8px 12px; background: var(--panel); color: var(--fg); border: 1px solid var(--line);
+  border-left: 4px solid var(--accent); border-radius: 6px; box-shadow: 0 4px 16px rgba(0, 0, 0, .45);
+  cursor: pointer; overflow-wrap: anywhere; transition: opacity .3s; }
+#message:empty { display: none; }
+#message.error { border-left-color: var(--sell); color: #ffb3ad; }
+#message.warn { border-left-color: var(--warn); }
+#message.fading { opacity: 0; }
 canvas { width: 100%; height: 220px; display: block; }
 .legend { color: var(--dim); font-size: 12px; }
 .legend span { margin-right: 12px; }
 .empty { color: var(--dim); padding: 6px 0; }
-@media (max-width: 900px) { main { grid-template-columns: 1fr; } }
+@media (max-width: 900px) { main, section.orders { grid-template-columns: 1fr; } }
 `;
