@@ -25,6 +25,11 @@ export interface LeaseOptions {
   intervalMs?: number;
   /** Called when the lease is gained (true) or lost (false). */
   onChange?: (held: boolean) => void;
+  /**
+   * How long the holder's heartbeat may go unanswered before the lease counts as lost (ms). Default: the
+   * interval, at least 1000.
+   */
+  heartbeatTimeoutMs?: number;
   /** Called with errors while competing (database down …); the lease keeps retrying. */
   onError?: (error: Error) => void;
 }
@@ -136,7 +141,14 @@ export class PortfolioLease implements Lease {
     if (this.#held) {
       let pid: number | null = null;
       try {
-        const [row] = await this.sql`select pg_backend_pid() as pid`;
+        // A heartbeat that does not answer within the interval (the database unreachable, the network cut)
+        // counts as a lost session: the lock may be gone with it, so this instance stops sending now rather
+        // than when TCP gives up.
+        const [row] = await withTimeout(
+          this.sql`select pg_backend_pid() as pid`,
+          this.options.heartbeatTimeoutMs ?? Math.max(this.#intervalMs, 1000),
+          "lease heartbeat",
+        );
         pid = row.pid as number;
       } catch (e) {
         this.#setHeld(false);
@@ -162,4 +174,13 @@ export class PortfolioLease implements Lease {
     this.#held = held;
     this.options.onChange?.(held);
   }
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer));
 }

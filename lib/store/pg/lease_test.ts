@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { withTestDatabase } from "../../../tests/helpers/pg.ts";
-import { closeDatabase, connectDatabase } from "./connect.ts";
+import { closeDatabase, connectDatabase, type Database } from "./connect.ts";
 import { leaseKey, PortfolioLease } from "./lease.ts";
 
 async function waitUntil(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -69,4 +69,34 @@ Deno.test("lease: one holder per portfolio; the standby takes over when the hold
       await closeDatabase(b2);
     }
   });
+});
+
+Deno.test("lease: a heartbeat that never answers (network cut) loses the lease within the timeout", async () => {
+  // The database is the collaborator that hangs here: a stand-in answers the lock, then never again.
+  let calls = 0;
+  const hanging = ((strings: TemplateStringsArray) => {
+    calls++;
+    // The lock is granted once; later attempts find it taken. The heartbeat never answers.
+    if (strings.join("?").includes("pg_try_advisory_lock")) {
+      return Promise.resolve([{ ok: calls === 1, pid: 42 }]);
+    }
+    return new Promise(() => {});
+  }) as unknown as Database;
+  const changes: boolean[] = [];
+  const errors: string[] = [];
+  const lease = new PortfolioLease(hanging, "p-hang", {
+    intervalMs: 20,
+    heartbeatTimeoutMs: 60,
+    onChange: (held) => changes.push(held),
+    onError: (e) => errors.push(e.message),
+  });
+  await lease.start();
+  assert(lease.held, "held after the lock");
+  const end = Date.now() + 2000;
+  while (lease.held && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  assertEquals(lease.held, false);
+  assertEquals(changes, [true, false]);
+  assert(errors.some((m) => m.includes("no answer within 60 ms")), errors.join("; "));
+  assert(calls >= 2);
+  await lease.stop();
 });
