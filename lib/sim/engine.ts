@@ -158,12 +158,14 @@ export const LAST_MSG = {
 const REJECT_PREFIX_SPACED = "下单, 已被服务器拒绝, 原因:";
 const REJECT_PREFIX = "下单,已被服务器拒绝,原因:";
 
-/** A reason an order is refused: OTG code and content, and the order's `last_msg`. */
-interface Rejection {
+/** A reason an order is refused: the notify's code and content, and the order's `last_msg`. */
+export interface OrderRefusal {
   code: number;
   content: string;
   lastMsg: string;
 }
+
+type Rejection = OrderRefusal;
 
 function otgReject(code: number, prefix: string, reason: string, lastMsg = reason): Rejection {
   return { code, content: prefix + reason, lastMsg };
@@ -335,8 +337,17 @@ export class SimEngine {
     };
   }
 
-  /** Handle an `insert_order` from a connection logged in as `loginUser`. */
-  insertOrder(loginUser: string, packet: InsertOrderPacket): void {
+  /** The user's current trading day (`YYYYMMDD`). */
+  tradingDay(user: string): string {
+    return this.#user(user).tradingDay;
+  }
+
+  /**
+   * Handle an `insert_order` from a connection logged in as `loginUser`. `refusal`: refuse it for a reason
+   * the gateway decides (not one of the engine's checks), after the duplicate-id check — stored FINISHED with
+   * `refusal.lastMsg`, the WARNING notify carrying `refusal.code` and `refusal.content`.
+   */
+  insertOrder(loginUser: string, packet: InsertOrderPacket, refusal?: OrderRefusal): void {
     const u = this.#user(loginUser);
     const ch = new Changes();
     const now = this.#deps.nowMs();
@@ -351,7 +362,7 @@ export class SimEngine {
     const symbol = `${packet.exchange_id}.${packet.instrument_id}`;
     const order = this.#newOrder(u, packet, orderId, now);
     const info = this.#deps.instrument(symbol);
-    const rejection = this.#check(u, packet, order, symbol, info, now);
+    const rejection = refusal ?? this.#check(u, packet, order, symbol, info, now);
     if (rejection) {
       order.status = "FINISHED";
       order.last_msg = rejection.lastMsg;

@@ -1,7 +1,8 @@
 /**
  * Fault injection for the sim exchange, set through `POST /sim/faults` by tests: delay or duplicate outgoing
- * packets, refuse logins, deliver the login snapshot in two frames, and act on the next `insert_order`s
- * (drop the socket before or after processing it, or swallow it).
+ * packets, refuse logins or settlement confirmations, deliver the login snapshot in two frames (the second
+ * held until `POST /sim/release` if asked), and act on the next `insert_order`s (drop the socket before or
+ * after processing it, or swallow it). Raw frames (hostile ones included) are sent with `POST /sim/inject`.
  *
  * @module
  */
@@ -19,6 +20,10 @@ export interface FaultSettings {
   refuse_login: boolean;
   /** Deliver the login snapshot as two frames, the first with `trade_more_data: true`. */
   split_snapshot: boolean;
+  /** With `split_snapshot`: hold the second frame until `POST /sim/release`. */
+  hold_snapshot: boolean;
+  /** Answer `confirm_settlement` with notify 336 "当前时间不支持确认结算单" (WARNING) and stay unconfirmed. */
+  refuse_settlement: boolean;
   /** Faults for the next `insert_order`s, consumed in order. */
   insert_faults: InsertFault[];
 }
@@ -31,7 +36,15 @@ export class FaultPlan {
 
   /** No faults. */
   static none(): FaultSettings {
-    return { delay_ms: 0, duplicate: false, refuse_login: false, split_snapshot: false, insert_faults: [] };
+    return {
+      delay_ms: 0,
+      duplicate: false,
+      refuse_login: false,
+      split_snapshot: false,
+      hold_snapshot: false,
+      refuse_settlement: false,
+      insert_faults: [],
+    };
   }
 
   /**
@@ -51,6 +64,8 @@ export class FaultPlan {
         case "duplicate":
         case "refuse_login":
         case "split_snapshot":
+        case "hold_snapshot":
+        case "refuse_settlement":
           if (typeof value !== "boolean") return `${key}: expected a boolean`;
           next[key] = value;
           break;

@@ -32,6 +32,11 @@ export interface SimOptions {
   accounts: SimAccountConfig[];
   /** Broker names served (default {@linkcode DEFAULT_SIM_BROKERS}). */
   brokers?: string[];
+  /**
+   * Brokers among `brokers` that ask for a settlement confirmation like a CTP gateway (statement notify 325,
+   * orders refused with CTP error 42 until `confirm_settlement`); default none.
+   */
+  settlementBrokers?: string[];
   /** Milliseconds between market steps; 0 = no automatic steps (tests drive quotes). Default 500. */
   tickMs?: number;
   /** Start with the clock frozen (tests). */
@@ -121,6 +126,7 @@ export async function startSim(options: SimOptions): Promise<Sim> {
     host: options.host,
     port: options.port,
     brokerNames: options.brokers ?? [...DEFAULT_SIM_BROKERS],
+    settlementBrokers: options.settlementBrokers,
     onLog: options.onLog,
   });
 

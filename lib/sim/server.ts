@@ -8,6 +8,13 @@
  * the login `session` packet are sent at once; a notify always travels in its own `rtn_data` element; every
  * connection of an account sees every change of that account.
  *
+ * Settlement confirmation, as OTG in front of CTP (§1.7 step 5, §3.6), for the brokers named in
+ * `settlementBrokers`: a login while the account's statement for its trading day is unconfirmed gets the
+ * statement as notify 325 (`type: "SETTLEMENT"`) right after the `session` packet; until a
+ * `confirm_settlement` arrives, every `insert_order` is refused as CTP refuses it (error 42: order FINISHED
+ * with `last_msg` "CTP:结算结果未确认", WARNING notify 42 "下单失败,CTP:结算结果未确认"). A confirmation is
+ * answered with nothing (OTG only records it); it holds for the account's trading day, on every connection.
+ *
  * @module
  */
 
@@ -19,8 +26,8 @@ import type {
   Quote,
   SymbolsFile,
 } from "../diff/types.ts";
-import { isPlainObject, mergePatch } from "../diff/json.ts";
-import type { EngineEvent, SimEngine } from "./engine.ts";
+import { isPlainObject } from "../diff/json.ts";
+import type { EngineEvent, OrderRefusal, SimEngine } from "./engine.ts";
 import type { SimMarket } from "./market.ts";
 import type { SimClock } from "./clock.ts";
 import { FaultPlan, type FaultSettings } from "./faults.ts";
@@ -54,6 +61,11 @@ export interface SimServerOptions {
   port: number;
   /** Broker names served in `broker-list.json` and accepted in `req_login.bid`. */
   brokerNames: string[];
+  /**
+   * Brokers that behave like a CTP gateway without automatic settlement confirmation (see the module doc);
+   * default none.
+   */
+  settlementBrokers?: string[];
   /** Called with a one-line description of unusual events (bad packets, unknown aids). */
   onLog?: (level: "info" | "warning", message: string, props?: Record<string, unknown>) => void;
 }
@@ -72,27 +84,64 @@ export interface SimServer {
   rebindEngine(): void;
   /** Number of open connections by kind. */
   connectionCount(): { md: number; trade: number };
+  /**
+   * Send `text` as one raw frame, ungated, on every open connection of `kind` (trade: logged-in ones, of
+   * `user` when given). Returns how many got it. For tests of hostile or broken servers.
+   */
+  inject(kind: "md" | "trade", text: string, user?: string): number;
+  /** Send the held second parts of split snapshots (fault `hold_snapshot`). Returns how many. */
+  releaseSnapshots(): number;
   close(): Promise<void>;
 }
 
 type Json = Record<string, unknown>;
 
+/**
+ * Whether applying `b` after `a` can be written as one patch: not when `b` sets an object where `a` deletes
+ * (the client must delete first, then merge into an empty object).
+ */
+function composable(a: Json, b: Json): boolean {
+  for (const [k, v] of Object.entries(b)) {
+    if (!isPlainObject(v) || !Object.hasOwn(a, k)) continue;
+    const cur = a[k];
+    if (cur === null) return false;
+    if (isPlainObject(cur) && !composable(cur, v)) return false;
+  }
+  return true;
+}
+
+/**
+ * Compose merge patch `b` into `a` (RFC 7386: the result applied once equals `a` then `b`), keeping `null`s:
+ * they delete on the client (and are how the md feed says a depth level is empty).
+ */
+function compose(a: Json, b: Json): void {
+  for (const [k, v] of Object.entries(b)) {
+    if (k === "__proto__") continue;
+    const cur = Object.hasOwn(a, k) ? a[k] : undefined;
+    if (isPlainObject(v) && isPlainObject(cur)) compose(cur, v);
+    else a[k] = structuredClone(v);
+  }
+}
+
 /** Base class of one WebSocket peer: peek gating and sending. */
 abstract class Peer {
-  #pending: Json | null = null;
+  /** Merge patches waiting for the next peek (usually one: later ones are composed into it). */
+  #pending: Json[] = [];
   #peeking = false;
   #closed = false;
   constructor(readonly socket: WebSocket, protected readonly server: ServerState) {}
 
   /** Queue a merge patch for the next `rtn_data`. */
   queue(patch: Json): void {
-    this.#pending = mergePatch(this.#pending ?? {}, patch);
+    const last = this.#pending.at(-1);
+    if (last && composable(last, patch)) compose(last, patch);
+    else this.#pending.push(structuredClone(patch));
     if (this.#peeking) this.flush();
   }
 
   /** A `peek_message` arrived. */
   peek(): void {
-    if (this.#pending) this.flush();
+    if (this.#pending.length > 0) this.flush();
     else this.#peeking = true;
   }
 
@@ -114,10 +163,10 @@ abstract class Peer {
 
   private flush(): void {
     const data = this.#pending;
-    if (!data) return;
-    this.#pending = null;
+    if (data.length === 0) return;
+    this.#pending = [];
     this.#peeking = false;
-    this.sendNow({ aid: "rtn_data", data: [data, {}] });
+    this.sendNow({ aid: "rtn_data", data: [...data, {}] });
   }
 
   close(code = 1000, reason = ""): void {
@@ -185,6 +234,7 @@ class MdPeer extends Peer {
 /** A trade connection. */
 class TradePeer extends Peer {
   user: string | null = null;
+  bid = "";
   readonly sessionId: string;
 
   constructor(socket: WebSocket, server: ServerState) {
@@ -211,7 +261,7 @@ class TradePeer extends Peer {
       case "req_login":
         return this.login(packet as unknown as LoginPacket);
       case "confirm_settlement":
-        return;
+        return this.confirmSettlement();
       case "qry_settlement_info":
         return this.sendNow({
           aid: "qry_settlement_info",
@@ -247,6 +297,7 @@ class TradePeer extends Peer {
       return this.notify({ type: "MESSAGE", level: "WARNING", code: result.code, content: result.content });
     }
     this.user = userName;
+    this.bid = String(packet.bid);
     this.notify({ type: "MESSAGE", level: "INFO", code: 401, content: "登录成功" });
     const engine = this.server.parts.engine();
     const snapshot = engine.snapshot(userName) as unknown as Json;
@@ -255,13 +306,21 @@ class TradePeer extends Peer {
       aid: "rtn_data",
       data: [{ trade: { [userName]: { session: { user_id: userName, trading_day: tradingDay } } } }],
     });
+    if (this.settlementUnconfirmed()) {
+      this.notify({
+        type: "SETTLEMENT",
+        level: "INFO",
+        code: 325,
+        content: `投资者结算单 ${userName}（sim）`,
+      });
+    }
     if (this.server.faults.settings.split_snapshot) {
       // Deliver the snapshot in two frames, the first marked incomplete, as a production gateway may.
       const { orders, trades, ...rest } = snapshot;
       this.queue({ trade: { [userName]: { ...rest, trade_more_data: true } } });
-      this.server.afterNextPeek(this, () => {
-        this.queue({ trade: { [userName]: { orders, trades, trade_more_data: false } } });
-      });
+      const rest2 = () => this.queue({ trade: { [userName]: { orders, trades, trade_more_data: false } } });
+      if (this.server.faults.settings.hold_snapshot) this.server.holdSnapshot(this, rest2);
+      else this.server.afterNextPeek(this, rest2);
     } else {
       this.queue({ trade: { [userName]: snapshot } });
     }
@@ -288,12 +347,40 @@ class TradePeer extends Peer {
       this.server.log("info", "fault: insert_order ignored", { order_id: packet.order_id });
       return;
     }
-    this.server.parts.engine().insertOrder(this.user, packet);
+    this.server.parts.engine().insertOrder(
+      this.user,
+      packet,
+      this.settlementUnconfirmed() ? SETTLEMENT_UNCONFIRMED : undefined,
+    );
     if (fault === "drop_after") {
       this.server.log("info", "fault: trade socket dropped after insert_order", {
         order_id: packet.order_id,
       });
       this.close(1011, "fault: drop after insert");
+    }
+  }
+
+  /** Whether this session's broker wants a confirmation the account has not given for its trading day. */
+  private settlementUnconfirmed(): boolean {
+    if (this.user === null || !this.server.settlementBrokers.has(this.bid)) return false;
+    return this.server.confirmedDay.get(this.user) !== this.server.parts.engine().tradingDay(this.user);
+  }
+
+  private confirmSettlement(): void {
+    if (this.user === null) return; // OTG ignores everything but req_login before a login
+    if (this.server.faults.settings.refuse_settlement) {
+      return this.notify({
+        type: "MESSAGE",
+        level: "WARNING",
+        code: 336,
+        content: "当前时间不支持确认结算单",
+      });
+    }
+    if (!this.server.settlementBrokers.has(this.bid)) return;
+    const day = this.server.parts.engine().tradingDay(this.user);
+    if (this.server.confirmedDay.get(this.user) !== day) {
+      this.server.confirmedDay.set(this.user, day);
+      this.server.log("info", "settlement confirmed", { user: this.user, trading_day: day });
     }
   }
 
@@ -303,6 +390,13 @@ class TradePeer extends Peer {
   }
 }
 
+/** How CTP (through OTG) refuses an order while the settlement statement is unconfirmed (error 42). */
+const SETTLEMENT_UNCONFIRMED: OrderRefusal = {
+  code: 42,
+  content: "下单失败,CTP:结算结果未确认",
+  lastMsg: "CTP:结算结果未确认",
+};
+
 /** Server-wide state shared by the peers. */
 class ServerState {
   md = new Set<MdPeer>();
@@ -311,9 +405,31 @@ class ServerState {
   notifySeq = 0;
   accepting = true;
   faults = new FaultPlan();
+  /** Accounts' confirmed settlement: user → the trading day it was confirmed for. */
+  confirmedDay = new Map<string, string>();
+  readonly settlementBrokers: ReadonlySet<string>;
   #peekHooks = new Map<Peer, () => void>();
+  #held: { peer: Peer; send: () => void }[] = [];
 
-  constructor(readonly parts: SimServerParts, readonly options: SimServerOptions) {}
+  constructor(readonly parts: SimServerParts, readonly options: SimServerOptions) {
+    this.settlementBrokers = new Set(options.settlementBrokers ?? []);
+  }
+
+  holdSnapshot(peer: Peer, send: () => void): void {
+    this.#held.push({ peer, send });
+  }
+
+  releaseSnapshots(): number {
+    const held = this.#held;
+    this.#held = [];
+    let n = 0;
+    for (const h of held) {
+      if (h.peer.closed) continue;
+      h.send();
+      n++;
+    }
+    return n;
+  }
 
   log(level: "info" | "warning", message: string, props?: Record<string, unknown>): void {
     this.options.onLog?.(level, message, props);
@@ -500,6 +616,18 @@ export function startSimServer(parts: SimServerParts, options: SimServerOptions)
       return json({ ok: true });
     }
     if (match("GET", "/sim/connections")) return json(server.connectionCount());
+    if (match("POST", "/sim/inject")) {
+      const kind = body.kind;
+      if (kind !== "md" && kind !== "trade") return json({ error: "kind: md|trade" }, 400);
+      if (typeof body.text !== "string") {
+        return json({ error: "text: expected a string (the raw frame)" }, 400);
+      }
+      if (body.user !== undefined && typeof body.user !== "string") {
+        return json({ error: "user: expected a string" }, 400);
+      }
+      return json({ sent: server.inject(kind, body.text, body.user) });
+    }
+    if (match("POST", "/sim/release")) return json({ released: server.releaseSnapshots() });
     return json({ error: `not found: ${req.method} ${path}` }, 404);
   }
 
@@ -544,6 +672,22 @@ export function startSimServer(parts: SimServerParts, options: SimServerOptions)
     },
     connectionCount() {
       return { md: state.md.size, trade: state.trade.size };
+    },
+    inject(kind, text, user) {
+      const peers: Peer[] = kind === "md"
+        ? [...state.md]
+        : [...state.trade].filter((p) => p.user !== null && (user === undefined || p.user === user));
+      let n = 0;
+      for (const peer of peers) {
+        if (peer.closed || peer.socket.readyState !== WebSocket.OPEN) continue;
+        peer.socket.send(text);
+        n++;
+      }
+      state.log("info", `injected a raw frame on ${n} ${kind} connection(s)`, { user });
+      return n;
+    },
+    releaseSnapshots() {
+      return state.releaseSnapshots();
     },
     async close() {
       unsubscribeEngine();

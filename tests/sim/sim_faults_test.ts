@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
 import { openTqClient, settle, type TqClient } from "../helpers/tq_client.ts";
+import { rawLogin, tradeOf } from "./raw_diff.ts";
 
 const RB = "SHFE.rb2605";
 
@@ -135,11 +136,45 @@ Deno.test("sim faults: refused logins, then a snapshot delivered in two parts", 
     } finally {
       refused.close();
     }
+    await post(sim, "/sim/quote", {
+      symbol: RB,
+      bid_price1: 3500,
+      ask_price1: 3501,
+      upper_limit: 4000,
+      lower_limit: 3000,
+    });
+    sim.engine().insertOrder("demo", insertPacket("resting-1", 3490) as never);
     await post(sim, "/sim/faults", { reset: true, split_snapshot: true });
+    // on the wire: the first part is marked incomplete and has no orders; the second completes it
+    const raw = await rawLogin(sim.baseUrl, "demo", "demo");
+    try {
+      raw.send({ aid: "peek_message" });
+      const part1 = await raw.waitFor(
+        "first part",
+        (f) => tradeOf(f, "demo")?.accounts ? tradeOf(f, "demo") : undefined,
+      );
+      assertEquals(part1.trade_more_data, true);
+      assertEquals(part1.orders, undefined);
+      assertEquals(
+        (part1.accounts as Record<string, Record<string, unknown>>).CNY.static_balance,
+        10_000_000,
+      );
+      const from = raw.mark();
+      raw.send({ aid: "peek_message" });
+      const part2 = await raw.waitFor(
+        "second part",
+        (f) => tradeOf(f, "demo")?.trade_more_data === false && tradeOf(f, "demo"),
+        { from },
+      );
+      assertEquals(Object.keys(part2.orders as Record<string, unknown>), ["resting-1"]);
+    } finally {
+      await raw.close();
+    }
+    // tqsdk: logged in only once both parts are merged
     const client = await openTqClient(sim.baseUrl, { user: "demo", password: "demo" });
     try {
       assert(client.tq.isLogined(client.account));
-      assertEquals(client.tq.getAccount(client.account).balance, 10_000_000);
+      assertEquals(client.tq.getOrder({ ...client.account, order_id: "resting-1" })?.status, "ALIVE");
     } finally {
       client.close();
     }

@@ -4,6 +4,8 @@
  */
 import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
+import { buildCatalogue } from "../../lib/sim/catalogue.ts";
+import type { SymbolsFile } from "../../lib/diff/types.ts";
 import { openTqClient, settle, type TqClient } from "../helpers/tq_client.ts";
 
 const RB = "SHFE.rb2605";
@@ -16,9 +18,10 @@ interface Env {
 
 async function withSim(
   fn: (env: Env) => Promise<void>,
-  options: { clock?: string; user?: string } = {},
+  options: { clock?: string; user?: string; catalogue?: SymbolsFile } = {},
 ): Promise<void> {
   const sim = await startSim({
+    catalogue: options.catalogue,
     host: "127.0.0.1",
     port: 0,
     clock: options.clock ?? "2025-12-24T10:00:00+08:00",
@@ -263,30 +266,114 @@ Deno.test("sim: an IOC order that cannot trade is cancelled at once; a cancel re
   });
 });
 
+/** The catalogue with one option on rb (not a future: the sim trades futures only). */
+function catalogueWithOption(): SymbolsFile {
+  const catalogue = buildCatalogue(Date.parse("2025-12-24T10:00:00+08:00"));
+  catalogue["SHFE.rb2605C3500"] = {
+    ...catalogue[RB],
+    class: "OPTION",
+    instrument_id: "SHFE.rb2605C3500",
+    ins_id: "rb2605C3500",
+    ins_name: "螺纹2605购3500",
+  };
+  return catalogue;
+}
+
 Deno.test("sim: every reject reason is a FINISHED order with its reason and an OTG notify", async () => {
   await withSim(async ({ sim, client }) => {
     await book(sim, RB, 3500, 3501, { upper_limit: 3600, lower_limit: 3400 });
     await book(sim, M, 2700, 2701, { upper_limit: 2900, lower_limit: 2500 });
-    const cases: { name: string; fields: Record<string, unknown>; code: number }[] = [
-      { name: "unknown instrument", fields: { symbol: "SHFE.zz9999", limit_price: 1 }, code: 409 },
-      { name: "zero volume", fields: { limit_price: 3500, volume: 0 }, code: 411 },
-      { name: "off tick", fields: { limit_price: 3500.5 }, code: 412 },
-      { name: "above upper limit", fields: { limit_price: 3601 }, code: 404 },
-      { name: "below lower limit", fields: { limit_price: 3399 }, code: 405 },
+    // notify code and content as OTG's sim back end sends them (tradersim.cpp), last_msg as the order keeps it
+    const cases: {
+      name: string;
+      fields: Record<string, unknown>;
+      code: number;
+      content: string;
+      lastMsg: string;
+    }[] = [
+      {
+        name: "unknown instrument",
+        fields: { symbol: "SHFE.zz9999", limit_price: 1 },
+        code: 409,
+        content: "下单, 已被服务器拒绝, 原因:合约不合法",
+        lastMsg: "合约不合法",
+      },
+      {
+        name: "not a future",
+        fields: { symbol: "SHFE.rb2605C3500", limit_price: 100 },
+        code: 410,
+        content: "下单, 已被服务器拒绝, 原因:模拟交易只支持期货合约",
+        lastMsg: "模拟交易只支持期货合约",
+      },
+      {
+        name: "zero volume",
+        fields: { limit_price: 3500, volume: 0 },
+        code: 411,
+        content: "下单, 已被服务器拒绝, 原因:下单手数应该大于0",
+        lastMsg: "下单手数应该大于0",
+      },
+      {
+        name: "volume over max_limit_order_volume (500)",
+        fields: { limit_price: 3500, volume: 501 },
+        code: 411,
+        content: "下单,已被服务器拒绝,原因:下单手数超过单笔最大下单手数",
+        lastMsg: "下单手数超过单笔最大下单手数",
+      },
+      {
+        name: "off tick",
+        fields: { limit_price: 3500.5 },
+        code: 412,
+        content: "下单,已被服务器拒绝, 原因:下单价格不是价格单位的整倍数",
+        lastMsg: "下单价格不是价格单位的整倍数",
+      },
+      {
+        name: "market order on SHFE",
+        fields: { price_type: "ANY", time_condition: "IOC", limit_price: undefined },
+        code: 412,
+        content: "下单,已被服务器拒绝,原因:交易所不支持市价单",
+        lastMsg: "交易所不支持市价单",
+      },
+      {
+        name: "above upper limit",
+        fields: { limit_price: 3601 },
+        code: 404,
+        content: "下单,已被服务器拒绝,原因:已撤单报单被拒绝价格超出涨停板",
+        lastMsg: "已撤单报单被拒绝价格超出涨停板",
+      },
+      {
+        name: "below lower limit",
+        fields: { limit_price: 3399 },
+        code: 405,
+        content: "下单,已被服务器拒绝,原因:已撤单报单被拒绝价格跌破跌停板",
+        lastMsg: "已撤单报单被拒绝价格跌破跌停板",
+      },
       {
         name: "close without position (DCE)",
         fields: { symbol: M, direction: "SELL", offset: "CLOSE", limit_price: 2700 },
         code: 416,
+        content: "下单,已被服务器拒绝,原因:平仓手数超过持仓量",
+        lastMsg: "平仓手数不足",
       },
       {
         name: "close today without position (SHFE)",
         fields: { direction: "SELL", offset: "CLOSETODAY", limit_price: 3500 },
         code: 414,
+        content: "下单,已被服务器拒绝,原因:平今手数超过今仓持仓量",
+        lastMsg: "平今仓手数不足",
       },
       {
         name: "close yesterday without position (SHFE)",
         fields: { direction: "SELL", offset: "CLOSE", limit_price: 3500 },
         code: 415,
+        content: "下单,已被服务器拒绝,原因:平昨手数超过昨仓持仓量",
+        lastMsg: "平昨仓手数不足",
+      },
+      {
+        name: "wrong user_id prefix",
+        fields: { user_id: "someone-else", limit_price: 3500 },
+        code: 408,
+        content: "下单, 已被服务器拒绝, 原因:下单指令中的用户名错误",
+        lastMsg: "下单指令中的用户名错误",
       },
     ];
     for (const c of cases) {
@@ -295,34 +382,29 @@ Deno.test("sim: every reject reason is a FINISHED order with its reason and an O
       const o = await finished(client, id);
       assertEquals(o.exchange_order_id, "", c.name);
       assertEquals(o.volume_left, o.volume_orign, c.name);
-      assert(String(o.last_msg).length > 0, `${c.name}: last_msg`);
+      assertEquals(o.last_msg, c.lastMsg, c.name);
       const n = await client.waitFor(
         c.name,
-        () => client.notifies.slice(before).find((x) => x.code === c.code),
+        () => client.notifies.slice(before).find((x) => x.level === "WARNING"),
       );
-      assertEquals(n.level, "WARNING", c.name);
-      assert(String(n.content).startsWith("下单"), `${c.name}: ${n.content}`);
+      assertEquals([n.code, n.content], [c.code, c.content], c.name);
+      // exactly one notify per refusal, and no 417 下单成功
+      await settle(20);
+      assertEquals(client.notifies.slice(before).map((x) => x.code), [c.code], c.name);
     }
-    // boundary cases pass: exactly the upper limit, exactly a tick multiple
+    // boundary cases pass: exactly the upper limit, exactly a tick multiple, exactly the max volume
     const edge = insert(client, { limit_price: 3600 });
     assertEquals((await finished(client, edge)).last_msg, "全部成交");
-
-    // market orders are not accepted on SHFE
-    const mkt = insert(client, { price_type: "ANY", time_condition: "IOC", limit_price: undefined });
-    const mo = await finished(client, mkt);
-    assertEquals(mo.exchange_order_id, "");
+    const max = insert(client, { limit_price: 3400, volume: 500 });
+    assertEquals((await alive(client, max)).last_msg, "报单成功");
 
     // duplicate order id: notify 407, the existing order untouched
     const before = client.notifies.length;
     insert(client, { order_id: edge, limit_price: 3500 });
-    await client.waitFor("dup", () => client.notifies.slice(before).find((x) => x.code === 407));
+    const dup = await client.waitFor("dup", () => client.notifies.slice(before).find((x) => x.code === 407));
+    assertEquals([dup.level, dup.content], ["WARNING", "下单, 已被服务器拒绝,原因:单号重复"]);
     assertEquals(order(client, edge)?.last_msg, "全部成交");
-
-    // wrong user_id prefix
-    const before2 = client.notifies.length;
-    insert(client, { user_id: "someone-else", limit_price: 3500 });
-    await client.waitFor("user", () => client.notifies.slice(before2).find((x) => x.code === 408));
-  });
+  }, { catalogue: catalogueWithOption() });
 });
 
 Deno.test("sim: insufficient margin is refused with 开仓资金不足", async () => {
@@ -331,7 +413,8 @@ Deno.test("sim: insufficient margin is refused with 开仓资金不足", async (
     const id = insert(client, { limit_price: 3500 }); // margin 2433.6 > balance 1000
     const o = await finished(client, id);
     assertEquals(o.last_msg, "开仓资金不足");
-    await notifyFor(client, 413);
+    const n = await notifyFor(client, 413);
+    assertEquals([n.level, n.content], ["WARNING", "下单,已被服务器拒绝,原因:开仓保证金不足"]);
   }, { user: "poor" });
 });
 
