@@ -10,9 +10,20 @@
  *   (jittered exponential backoff, never giving up). Each trade attempt does `removeAccount` + `addAccount`
  *   + `login`, so the account gets a fresh DataManager (no stale orders or positions). The md socket is
  *   recreated and the full `subscribe_quote` list sent on the new socket.
- * - **Readiness.** Ready = logged in (the `session` packet) AND `trade_more_data === false` AND, in `real`
- *   mode, `confirm_settlement` sent after this login. Reaching ready emits one `snapshot` event (the complete
- *   view, which replaces the consumer's), then `state`.
+ * - **Readiness.** Ready = logged in (the `session` packet) AND `trade_more_data === false` AND every
+ *   position lot count readable AND, in `real` mode, the settlement confirmed on this session. Reaching ready
+ *   emits one `snapshot` event (the complete view, which replaces the consumer's), then `state`.
+ * - **Settlement (`real`).** `confirm_settlement` is sent right after the `session` packet. A DIFF server
+ *   sends no answer when it succeeds (OTG only records it; diff-protocol.md §1.7, §3.6): it speaks only to
+ *   refuse — a WARNING notify (OTG-CTP 336 "当前时间不支持确认结算单") — and CTP refuses orders until the
+ *   statement is confirmed (error 42 "结算结果未确认"). So the session stays in `confirming` for
+ *   `settlementWaitMs` after the send; a refusal in that time ends the attempt (retried on the backoff), and
+ *   an order refused later for an unconfirmed statement makes the session confirm again (not ready until
+ *   then).
+ * - **Position lots.** A malformed lot count in a frame (an overflowing number, `null`, `-1`, `1.5`, a
+ *   string) is never published: the position keeps its last good value for that field (a WARNING), a new
+ *   position without one is not published, and a snapshot holding one does not make the session ready (an
+ *   ERROR; the alarm follows) — see `readPosition` in `views.ts`.
  * - **Sends.** `insert_order` and `cancel_order` are our own packets (tqsdk's `insertOrder` cannot carry our
  *   order id or FAK/FOK and merges a provisional order into the tree). A send happens only on an OPEN socket
  *   of a ready session; otherwise it is refused (`NOT_CONNECTED`, `RECONCILING`, `STOPPED`) and nothing is
@@ -47,19 +58,23 @@ import type {
   SendResult,
 } from "./types.ts";
 import {
-  buildSnapshot,
   frameNotifies,
+  framePositionLots,
   initialBrokerState,
+  isLotCount,
   isWellFormed,
+  type MalformedLot,
+  readPosition,
+  readSnapshot,
   toAccountView,
   toInstrumentView,
   toNotice,
   toOrderView,
-  toPositionView,
   toQuoteView,
   toTradeView,
   touchedKeys,
   touchedQuotes,
+  zeroPosition,
 } from "./views.ts";
 
 /** The broker-list URL hard-coded in tqsdk-js; `requestMethod` maps it to the configured one. */
@@ -98,6 +113,11 @@ export interface TqBrokerOptions {
   loginTimeoutMs?: number;
   /** Timeout of each HTTP fetch (broker list, contract info, auth). Default 15 000 ms. */
   fetchTimeoutMs?: number;
+  /**
+   * `real` mode: how long after `confirm_settlement` was sent without a refusal the settlement counts as
+   * confirmed (the server sends no positive answer). Default 1000 ms.
+   */
+  settlementWaitMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -165,11 +185,26 @@ interface TradeAttempt {
   socket: SafeSocket;
   closeInfo: string;
   loggedIn: boolean;
-  confirmSent: boolean;
+  /** `real` mode: the settlement counts as confirmed (sent, and not refused within `settlementWaitMs`). */
+  confirmed: boolean;
+  confirmTimer: ReturnType<typeof setTimeout> | null;
+  /** Position lot fields a frame corrupted (tqsdk's merge may have deleted them), by symbol. */
+  corrupt: Map<string, Map<string, unknown>>;
+  /** Malformed lot counts already logged (`symbol field` → value), so each is logged once. */
+  reportedLots: Map<string, string>;
 }
 
 /** Codes/texts of login failures that some back ends send at level INFO (CTP 339 "账户和密码不匹配!"). */
 const LOGIN_FAILURE_TEXT = /登录失败|不匹配|登录超时|不合法/;
+
+/** OTG-CTP's code for "当前时间不支持确认结算单" (the confirmation refused). */
+const SETTLEMENT_REFUSED_CODE = 336;
+
+/** Non-INFO notify texts that refuse a settlement confirmation ("确认结算单失败…", "…不支持确认结算单"). */
+const SETTLEMENT_REFUSED_TEXT = /确认结算单|结算单确认/;
+
+/** Non-INFO notify texts of an order refused for an unconfirmed statement (CTP 42 "结算结果未确认"). */
+const SETTLEMENT_UNCONFIRMED_TEXT = /结算结果未确认|结算单未确认|未确认结算/;
 
 const WS_OPEN = 1;
 
@@ -570,7 +605,10 @@ export class TqBroker implements Broker {
       socket: tws.ws,
       closeInfo: "",
       loggedIn: false,
-      confirmSent: false,
+      confirmed: false,
+      confirmTimer: null,
+      corrupt: new Map(),
+      reportedLots: new Map(),
     };
     this.#trade = t;
     // Keep the close code/reason for the log: wrap tqsdk's handler (its own close() replaces it by a no-op).
@@ -676,6 +714,8 @@ export class TqBroker implements Broker {
     const t = this.#trade;
     if (!t) return;
     this.#trade = null;
+    if (t.confirmTimer !== null) clearTimeout(t.confirmTimer);
+    t.confirmTimer = null;
     // Closes the socket without a close event and drops the DataManager: the next login starts fresh.
     this.#tq?.removeAccount(t.acct);
   }
@@ -688,6 +728,7 @@ export class TqBroker implements Broker {
       if (t !== this.#trade) return; // the notify ended this attempt
     }
     const user = t.acct.user_id;
+    this.#trackCorruptLots(t, frame);
     const tree = t.entry.dm.getByPath(["trade", user]);
     if (!isObj(tree)) return;
     if (!t.loggedIn) {
@@ -702,33 +743,118 @@ export class TqBroker implements Broker {
       });
       if (this.#o.mode === "real") {
         this.#tq!.confirmSettlement(t.acct); // once per account object: each attempt has a fresh one
-        t.confirmSent = true;
-        this.#log.info("confirm_settlement sent", { user, portfolio_id: this.#o.portfolioId });
+        this.#confirmSent(t);
       }
       this.#setPhase("syncing");
     }
-    const complete = tree.trade_more_data === false && (this.#o.mode !== "real" || t.confirmSent);
+    this.#advance(t, tree, frame);
+  }
+
+  /** `confirm_settlement` went out on `t`: confirmed once `settlementWaitMs` pass without a refusal. */
+  #confirmSent(t: TradeAttempt): void {
+    t.confirmed = false;
+    if (t.confirmTimer !== null) clearTimeout(t.confirmTimer);
+    const wait = this.#o.settlementWaitMs ?? 1000;
+    this.#log.info("confirm_settlement sent; confirmed unless refused within {wait_ms} ms", {
+      user: t.acct.user_id,
+      wait_ms: wait,
+      portfolio_id: this.#o.portfolioId,
+    });
+    t.confirmTimer = setTimeout(() => {
+      t.confirmTimer = null;
+      if (t !== this.#trade || this.#stopped) return;
+      t.confirmed = true;
+      this.#log.info("settlement confirmed (not refused within {wait_ms} ms)", {
+        user: t.acct.user_id,
+        wait_ms: wait,
+        portfolio_id: this.#o.portfolioId,
+      });
+      this.#guard(() => {
+        const tree = t.entry.dm.getByPath(["trade", t.acct.user_id]);
+        if (isObj(tree)) this.#advance(t, tree, null);
+      }, t.socket);
+    }, wait);
+  }
+
+  /** Readiness after a frame (or the end of the settlement wait) on the current session; events when ready. */
+  #advance(t: TradeAttempt, tree: Obj, frame: Obj | null): void {
+    const complete = tree.trade_more_data === false;
+    const confirmed = this.#o.mode !== "real" || t.confirmed;
     if (!this.#state.ready) {
-      if (complete) this.#becomeReady(tree);
+      if (complete && confirmed) this.#becomeReady(t, tree);
+      else if (complete) this.#setPhase("confirming");
       return;
     }
     if (!complete) {
       // The server started another snapshot on this session: hold events until it is complete.
-      this.#state.ready = false;
-      this.#log.warn("the server resent an incomplete snapshot; not ready until it completes", {
-        portfolio_id: this.#o.portfolioId,
-      });
-      this.#armAlarm();
-      this.#setPhase("syncing");
+      this.#becomeUnready(
+        "the server resent an incomplete snapshot; not ready until it completes",
+        "syncing",
+      );
       return;
     }
-    this.#emitTouched(frame, tree, user);
+    if (frame) this.#emitTouched(t, frame, tree);
   }
 
-  #becomeReady(tree: Obj): void {
+  #becomeUnready(message: string, phase: BrokerPhase): void {
+    this.#state.ready = false;
+    this.#log.warn(message, { portfolio_id: this.#o.portfolioId });
+    this.#armAlarm();
+    this.#setPhase(phase, true);
+  }
+
+  /** Note which position lot fields this frame set to something that is not a lot count (or repaired). */
+  #trackCorruptLots(t: TradeAttempt, frame: Obj): void {
+    for (const [symbol, fields] of framePositionLots(frame, t.acct.user_id)) {
+      if (fields === null) {
+        t.corrupt.delete(symbol); // the position was deleted whole
+        continue;
+      }
+      const bad = t.corrupt.get(symbol) ?? new Map<string, unknown>();
+      for (const [field, value] of fields) {
+        if (isLotCount(value)) bad.delete(field);
+        else bad.set(field, value);
+      }
+      if (bad.size > 0) t.corrupt.set(symbol, bad);
+      else t.corrupt.delete(symbol);
+    }
+  }
+
+  /** Log each malformed lot count once (per value); a field read well again is forgotten. */
+  #reportLots(t: TradeAttempt, symbol: string, malformed: MalformedLot[], consequence: string): void {
+    const prefix = `${symbol} `;
+    const current = new Set(malformed.map((m) => prefix + m.field));
+    for (const key of [...t.reportedLots.keys()]) {
+      if (key.startsWith(prefix) && !current.has(key)) t.reportedLots.delete(key);
+    }
+    for (const m of malformed) {
+      const key = prefix + m.field;
+      const value = typeof m.value === "string" ? JSON.stringify(m.value) : String(m.value);
+      if (t.reportedLots.get(key) === value) continue;
+      t.reportedLots.set(key, value);
+      const props = { symbol, field: m.field, value, kept: m.kept, portfolio_id: this.#o.portfolioId };
+      if (m.kept === null) {
+        this.#log.error("malformed lot count {field}={value} in position {symbol}: {consequence}", {
+          ...props,
+          consequence,
+        });
+      } else {
+        this.#log.warn("malformed lot count {field}={value} in position {symbol}: keeping {kept}", props);
+      }
+    }
+  }
+
+  #becomeReady(t: TradeAttempt, tree: Obj): void {
+    const { snapshot, malformed } = readSnapshot(tree, t.corrupt);
+    if (malformed.length > 0) {
+      for (const [symbol, list] of Map.groupBy(malformed, (m) => m.symbol)) {
+        this.#reportLots(t, symbol, list, "the snapshot is not used; not ready until the server corrects it");
+      }
+      this.#armAlarm();
+      return;
+    }
     if (this.#loginTimer !== null) clearTimeout(this.#loginTimer);
     this.#loginTimer = null;
-    const snapshot = buildSnapshot(tree);
     if (snapshot.trading_day) this.#state.trading_day = snapshot.trading_day;
     this.#snapshot = snapshot;
     this.#alive = new Map();
@@ -752,7 +878,8 @@ export class TqBroker implements Broker {
   }
 
   /** Events for exactly what the frame touched, read from the merged tree (fills first). */
-  #emitTouched(frame: Obj, tree: Obj, user: string): void {
+  #emitTouched(t: TradeAttempt, frame: Obj, tree: Obj): void {
+    const user = t.acct.user_id;
     const snap = this.#snapshot!;
     const touched = touchedKeys(frame, user);
     const coll = (name: "orders" | "trades" | "positions"): Obj => isObj(tree[name]) ? tree[name] as Obj : {};
@@ -786,10 +913,16 @@ export class TqBroker implements Broker {
     const positions = coll("positions");
     for (const k of keysOf(touched.positions, "positions")) {
       const v = positions[k];
-      const view = toPositionView(k, isObj(v) ? v : undefined);
-      if (isObj(v)) snap.positions[k] = view;
-      else delete snap.positions[k];
-      this.#emit({ type: "position", position: { ...view } });
+      if (!isObj(v)) {
+        delete snap.positions[k];
+        this.#emit({ type: "position", position: zeroPosition(k) });
+        continue;
+      }
+      const read = readPosition(k, v, { previous: snap.positions[k], corrupt: t.corrupt.get(k) });
+      this.#reportLots(t, k, read.malformed, "the position is not published until a good value arrives");
+      if (!read.view) continue;
+      snap.positions[k] = read.view;
+      this.#emit({ type: "position", position: { ...read.view } });
     }
     if (touched.account) {
       const accounts = isObj(tree.accounts) ? tree.accounts : {};
@@ -823,6 +956,21 @@ export class TqBroker implements Broker {
     this.#emit({ type: "notice", notice });
     if (!t.loggedIn && (notice.level !== "INFO" || LOGIN_FAILURE_TEXT.test(notice.content))) {
       this.#failAttempt(notice.code, `login refused (${notice.code}): ${clip(notice.content, 200)}`);
+      return;
+    }
+    if (this.#o.mode !== "real" || !t.loggedIn || notice.level === "INFO") return;
+    if (notice.code === SETTLEMENT_REFUSED_CODE || SETTLEMENT_REFUSED_TEXT.test(notice.content)) {
+      this.#failAttempt(
+        notice.code,
+        `settlement confirmation refused (${notice.code}): ${clip(notice.content, 200)}`,
+      );
+    } else if (SETTLEMENT_UNCONFIRMED_TEXT.test(notice.content)) {
+      // The broker says the statement is not confirmed after all: confirm again, not ready meanwhile.
+      this.#send(t, { aid: "confirm_settlement" });
+      this.#confirmSent(t);
+      if (this.#state.ready) {
+        this.#becomeUnready("the broker reports the settlement unconfirmed; confirming again", "confirming");
+      }
     }
   }
 

@@ -1,8 +1,14 @@
 /**
  * DIFF objects (as tqsdk's merged tree holds them) → the broker room's views (`types.ts`).
  *
- * Missing or non-numeric values follow tqsdk-python's defaults: lot counts become 0, prices become `null`
- * (the views' "unknown"), money amounts become NaN (never a made-up 0). Strings default to `""`.
+ * Missing or non-numeric values follow tqsdk-python's defaults: lot counts of orders and trades become 0,
+ * prices become `null` (the views' "unknown"), money amounts become NaN (never a made-up 0). Strings default
+ * to `""`.
+ *
+ * A position's lot counts are stricter ({@linkcode readPosition}): a lot count must be a whole number ≥ 0. One
+ * that is not (an overflowing `1e400` that our frame parser turned into `null`, which tqsdk's merge then
+ * DELETES from its tree; `NaN`, `-1`, `1.5`, `"3"`) is never read as 0 or passed through: the last known good
+ * value of that field is kept, and a position with no good value yet is not published at all.
  *
  * @module
  */
@@ -30,7 +36,7 @@ function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** A lot count: finite number, else 0. */
+/** A lot count of an order or trade: finite number, else 0. */
 function lots(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : 0;
 }
@@ -146,37 +152,162 @@ export function zeroPosition(symbol: string): PositionView {
   };
 }
 
-/** A DIFF position → {@linkcode PositionView}; missing → {@linkcode zeroPosition}. */
-export function toPositionView(symbol: string, p: Obj | undefined | null): PositionView {
-  if (!isObj(p)) return zeroPosition(symbol);
-  // pos_* are the lots held; volume_* is the older name (fallback when pos_* is absent).
-  const held = (pos: string, vol: string) => lots(p[pos] !== undefined ? p[pos] : p[vol]);
-  const long_today = held("pos_long_today", "volume_long_today");
-  const long_his = held("pos_long_his", "volume_long_his");
-  const short_today = held("pos_short_today", "volume_short_today");
-  const short_his = held("pos_short_his", "volume_short_his");
+/** A lot count as DIFF sends it: a whole number ≥ 0 (a safe integer). */
+export function isLotCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The lot fields of a {@linkcode PositionView} read from DIFF (`long`, `short`, `net` are derived). */
+export type PositionLotField =
+  | "long_today"
+  | "long_his"
+  | "short_today"
+  | "short_his"
+  | "long_frozen_today"
+  | "long_frozen_his"
+  | "short_frozen_today"
+  | "short_frozen_his";
+
+/**
+ * The DIFF fields each lot field is read from, in order: `pos_*` are the lots held, `volume_*` is the older
+ * name (the fallback when `pos_*` is absent).
+ */
+export const POSITION_LOT_SOURCES: Readonly<Record<PositionLotField, readonly string[]>> = {
+  long_today: ["pos_long_today", "volume_long_today"],
+  long_his: ["pos_long_his", "volume_long_his"],
+  short_today: ["pos_short_today", "volume_short_today"],
+  short_his: ["pos_short_his", "volume_short_his"],
+  long_frozen_today: ["volume_long_frozen_today"],
+  long_frozen_his: ["volume_long_frozen_his"],
+  short_frozen_today: ["volume_short_frozen_today"],
+  short_frozen_his: ["volume_short_frozen_his"],
+};
+
+/** Every DIFF field a position lot count is read from. */
+export const POSITION_LOT_DIFF_FIELDS: ReadonlySet<string> = new Set(
+  Object.values(POSITION_LOT_SOURCES).flat(),
+);
+
+/** A position lot count that could not be read. */
+export interface MalformedLot {
+  symbol: string;
+  /** The DIFF field (`pos_long_today`, …). */
+  field: string;
+  /** What the tree (or the frame, for a field the merge deleted) holds. */
+  value: unknown;
+  /** The last known good value used instead; null when there is none (the position is not published). */
+  kept: number | null;
+}
+
+/** What {@linkcode readPosition} makes of one DIFF position. */
+export interface PositionRead {
+  /** The view; null when a lot count is malformed and there is no earlier good value for it. */
+  view: PositionView | null;
+  malformed: MalformedLot[];
+}
+
+/** Options of {@linkcode readPosition}. */
+export interface ReadPositionOptions {
+  /** The last good view of this position: malformed lot counts keep its values. */
+  previous?: PositionView;
+  /**
+   * DIFF fields known to be corrupt in the tree although it may not show it, with the value the frame
+   * carried: a field a frame set to `null` (or to an overflowing number, which our parser turns into `null`)
+   * has been deleted from tqsdk's tree by its merge and must not read as absent (0).
+   */
+  corrupt?: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * A DIFF position → {@linkcode PositionView}. A lot field reads its first source present in the tree
+ * ({@linkcode POSITION_LOT_SOURCES}); none present = 0. A source that holds anything but a whole number ≥ 0,
+ * or is listed in `corrupt`, is malformed: the field keeps `previous`'s value, and without one the view is
+ * null (never a made-up 0).
+ */
+export function readPosition(
+  symbol: string,
+  p: Obj | undefined | null,
+  options: ReadPositionOptions = {},
+): PositionRead {
+  if (!isObj(p)) return { view: zeroPosition(symbol), malformed: [] };
+  const malformed: MalformedLot[] = [];
+  const lot = (field: PositionLotField): number => {
+    for (const source of POSITION_LOT_SOURCES[field]) {
+      const corrupt = options.corrupt?.has(source) ?? false;
+      const value = p[source];
+      if (value === undefined && !corrupt) continue;
+      if (!corrupt && isLotCount(value)) return value;
+      const kept = options.previous ? options.previous[field] : null;
+      malformed.push({
+        symbol,
+        field: source,
+        value: value === undefined ? options.corrupt?.get(source) : value,
+        kept,
+      });
+      return kept ?? 0;
+    }
+    return 0;
+  };
+  const long_today = lot("long_today");
+  const long_his = lot("long_his");
+  const short_today = lot("short_today");
+  const short_his = lot("short_his");
+  const frozen = {
+    long_frozen_today: lot("long_frozen_today"),
+    long_frozen_his: lot("long_frozen_his"),
+    short_frozen_today: lot("short_frozen_today"),
+    short_frozen_his: lot("short_frozen_his"),
+  };
+  if (malformed.some((m) => m.kept === null)) return { view: null, malformed };
   const long = long_today + long_his;
   const short = short_today + short_his;
   return {
-    symbol,
-    long_today,
-    long_his,
-    short_today,
-    short_his,
-    long,
-    short,
-    net: long - short,
-    long_frozen_today: lots(p.volume_long_frozen_today),
-    long_frozen_his: lots(p.volume_long_frozen_his),
-    short_frozen_today: lots(p.volume_short_frozen_today),
-    short_frozen_his: lots(p.volume_short_frozen_his),
-    open_price_long: long > 0 ? price(p.open_price_long) : null,
-    open_price_short: short > 0 ? price(p.open_price_short) : null,
-    last_price: price(p.last_price),
-    float_profit: money(p.float_profit),
-    position_profit: money(p.position_profit),
-    margin: money(p.margin),
+    view: {
+      symbol,
+      long_today,
+      long_his,
+      short_today,
+      short_his,
+      long,
+      short,
+      net: long - short,
+      ...frozen,
+      open_price_long: long > 0 ? price(p.open_price_long) : null,
+      open_price_short: short > 0 ? price(p.open_price_short) : null,
+      last_price: price(p.last_price),
+      float_profit: money(p.float_profit),
+      position_profit: money(p.position_profit),
+      margin: money(p.margin),
+    },
+    malformed,
   };
+}
+
+/**
+ * Lot fields one `rtn_data` frame set for `user`, by symbol: DIFF field → the value the frame carried. A
+ * position the frame deleted maps to null (its fields are gone with it).
+ */
+export function framePositionLots(frame: Obj, user: string): Map<string, Map<string, unknown> | null> {
+  const out = new Map<string, Map<string, unknown> | null>();
+  const data = Array.isArray(frame.data) ? frame.data : [];
+  for (const el of data) {
+    if (!isObj(el) || !isObj(el.trade)) continue;
+    const u = el.trade[user];
+    if (!isObj(u) || !isObj(u.positions)) continue;
+    for (const [symbol, patch] of Object.entries(u.positions)) {
+      if (!isObj(patch)) {
+        out.set(symbol, null);
+        continue;
+      }
+      let fields = out.get(symbol);
+      if (!fields) {
+        fields = new Map();
+        out.set(symbol, fields);
+      }
+      for (const [k, v] of Object.entries(patch)) if (POSITION_LOT_DIFF_FIELDS.has(k)) fields.set(k, v);
+    }
+  }
+  return out;
 }
 
 /** DIFF `accounts/CNY` → {@linkcode AccountView}. */
@@ -270,8 +401,22 @@ function entries(v: unknown): [string, Obj][] {
   return isObj(v) ? Object.entries(v).filter((e): e is [string, Obj] => isObj(e[1])) : [];
 }
 
-/** The complete view of one user's trade subtree (`trade/<user>` of tqsdk's tree). */
-export function buildSnapshot(tree: Obj): AccountSnapshot {
+/** What {@linkcode readSnapshot} makes of a trade subtree. */
+export interface SnapshotRead {
+  snapshot: AccountSnapshot;
+  /** Malformed position lot counts (positions without a good value for one are left out of `snapshot`). */
+  malformed: MalformedLot[];
+}
+
+/**
+ * The complete view of one user's trade subtree (`trade/<user>` of tqsdk's tree). `corrupt` lists, by symbol,
+ * the position fields known to be corrupt ({@linkcode ReadPositionOptions.corrupt}); a position with a
+ * malformed lot count is left out (a snapshot has no earlier value to keep) and reported in `malformed`.
+ */
+export function readSnapshot(
+  tree: Obj,
+  corrupt?: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
+): SnapshotRead {
   const session = isObj(tree.session) ? tree.session : {};
   const accounts = isObj(tree.accounts) ? tree.accounts : {};
   const snapshot: AccountSnapshot = {
@@ -281,10 +426,20 @@ export function buildSnapshot(tree: Obj): AccountSnapshot {
     orders: {},
     trades: {},
   };
-  for (const [k, p] of entries(tree.positions)) snapshot.positions[k] = toPositionView(k, p);
+  const malformed: MalformedLot[] = [];
+  for (const [k, p] of entries(tree.positions)) {
+    const read = readPosition(k, p, { corrupt: corrupt?.get(k) });
+    malformed.push(...read.malformed);
+    if (read.view) snapshot.positions[k] = read.view;
+  }
   for (const [k, o] of entries(tree.orders)) if (isWellFormed(o)) snapshot.orders[k] = toOrderView(k, o);
   for (const [k, t] of entries(tree.trades)) if (isWellFormed(t)) snapshot.trades[k] = toTradeView(k, t);
-  return snapshot;
+  return { snapshot, malformed };
+}
+
+/** {@linkcode readSnapshot}'s snapshot (positions with a malformed lot count left out). */
+export function buildSnapshot(tree: Obj): AccountSnapshot {
+  return readSnapshot(tree).snapshot;
 }
 
 /** Keys of one frame's changes under `trade/<user>`; `"all"` when a whole collection was deleted. */

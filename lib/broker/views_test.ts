@@ -2,14 +2,17 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import {
   buildSnapshot,
   frameNotifies,
+  framePositionLots,
+  isLotCount,
   isWellFormed,
   nsToMs,
   quoteDatetimeMs,
+  readPosition,
+  readSnapshot,
   toAccountView,
   toInstrumentView,
   toNotice,
   toOrderView,
-  toPositionView,
   toQuoteView,
   toTradeView,
   touchedKeys,
@@ -94,8 +97,8 @@ Deno.test("toTradeView", () => {
   );
 });
 
-Deno.test("toPositionView uses pos_* and falls back to volume_*; missing → zeros", () => {
-  const p = toPositionView("SHFE.rb2605", {
+Deno.test("readPosition uses pos_* and falls back to volume_*; missing → zeros", () => {
+  const { view: p, malformed } = readPosition("SHFE.rb2605", {
     pos_long_today: 2,
     pos_long_his: 1,
     pos_short_today: 0,
@@ -111,6 +114,8 @@ Deno.test("toPositionView uses pos_* and falls back to volume_*; missing → zer
     position_profit: 100,
     margin: 12_000,
   });
+  assertEquals(malformed, []);
+  assert(p);
   assertEquals(
     [p.long_today, p.long_his, p.short_today, p.short_his, p.long, p.short, p.net],
     [2, 1, 0, 4, 3, 4, -1],
@@ -118,9 +123,65 @@ Deno.test("toPositionView uses pos_* and falls back to volume_*; missing → zer
   assertEquals([p.long_frozen_today, p.short_frozen_his], [1, 2]);
   assertEquals([p.open_price_long, p.open_price_short, p.last_price], [3500, 3600, 3550]);
   assertEquals([p.float_profit, p.position_profit, p.margin], [150, 100, 12_000]);
-  assertEquals(toPositionView("X.y", undefined), zeroPosition("X.y"));
+  assertEquals(readPosition("X.y", undefined), { view: zeroPosition("X.y"), malformed: [] });
+  const empty = readPosition("X.y", {}).view!;
+  assertEquals([empty.long, empty.short, empty.net, empty.long_frozen_today], [0, 0, 0, 0]);
   // flat: no open price even if the server left one
-  assertEquals(toPositionView("X.y", { pos_long_today: 0, open_price_long: 10 }).open_price_long, null);
+  assertEquals(readPosition("X.y", { pos_long_today: 0, open_price_long: 10 }).view?.open_price_long, null);
+});
+
+Deno.test("isLotCount: whole numbers ≥ 0 only", () => {
+  for (const good of [0, 1, 500, Number.MAX_SAFE_INTEGER]) assert(isLotCount(good), String(good));
+  for (const bad of [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 60, "3", null, undefined, true, {}]) {
+    assert(!isLotCount(bad), String(bad));
+  }
+});
+
+Deno.test("readPosition: a malformed lot count keeps the last good value, never 0 or a fraction", () => {
+  const symbol = "SHFE.rb2605";
+  const previous = readPosition(symbol, { pos_long_today: 3, pos_long_his: 2, pos_short_his: 1 }).view!;
+  assertEquals(previous.net, 4);
+  for (const bad of [-1, 1.5, NaN, Infinity, "3", true]) {
+    const r = readPosition(
+      symbol,
+      { pos_long_today: bad, pos_long_his: 2, pos_short_his: 1, last_price: 9 },
+      {
+        previous,
+      },
+    );
+    assertEquals(r.malformed, [{ symbol, field: "pos_long_today", value: bad, kept: 3 }], String(bad));
+    assertEquals([r.view?.long_today, r.view?.net, r.view?.last_price], [3, 4, 9], String(bad));
+  }
+  // a field the merge deleted (the frame said null): not "absent", even with volume_* still there
+  const corrupt = new Map<string, unknown>([["pos_long_today", Infinity]]);
+  const deleted = readPosition(symbol, { volume_long_today: 0, pos_long_his: 2, pos_short_his: 1 }, {
+    previous,
+    corrupt,
+  });
+  assertEquals(deleted.malformed, [{ symbol, field: "pos_long_today", value: Infinity, kept: 3 }]);
+  assertEquals(deleted.view?.net, 4);
+  // no earlier value: nothing is published
+  assertEquals(readPosition(symbol, { pos_long_today: 1.5 }).view, null);
+  assertEquals(readPosition(symbol, { pos_long_today: 2 }, { corrupt }).view, null);
+  // frozen lots too
+  const frozen = readPosition(symbol, { pos_long_today: 3, volume_long_frozen_today: -2 }, { previous });
+  assertEquals([frozen.view?.long_frozen_today, frozen.malformed.length], [0, 1]);
+});
+
+Deno.test("framePositionLots lists the lot fields a frame set, and deleted positions", () => {
+  const lots = framePositionLots({
+    aid: "rtn_data",
+    data: [
+      {
+        trade: { demo: { positions: { "SHFE.rb2605": { pos_long_today: null, last_price: 1, margin: 2 } } } },
+      },
+      { trade: { other: { positions: { "SHFE.cu2605": { pos_long_today: 5 } } } } },
+      { trade: { demo: { positions: { "SHFE.rb2605": { volume_long_his: -1 }, "DCE.m2605": null } } } },
+    ],
+  }, "demo");
+  assertEquals([...lots.keys()], ["SHFE.rb2605", "DCE.m2605"]);
+  assertEquals([...lots.get("SHFE.rb2605")!], [["pos_long_today", null], ["volume_long_his", -1]]);
+  assertEquals(lots.get("DCE.m2605"), null);
 });
 
 Deno.test("toAccountView: non-numbers become NaN, never 0", () => {
@@ -201,6 +262,14 @@ Deno.test("buildSnapshot takes the trade subtree, skipping malformed orders", ()
   assertEquals(s.account.balance, 1);
   assertEquals(Object.keys(s.orders), ["o1"]);
   assertEquals(s.positions["SHFE.rb2605"].net, 1);
+  // a position with a malformed lot count is left out and reported
+  const bad = readSnapshot({
+    positions: { "SHFE.rb2605": { pos_long_today: -3 }, "DCE.m2605": { pos_short_his: 2 } },
+  });
+  assertEquals(Object.keys(bad.snapshot.positions), ["DCE.m2605"]);
+  assertEquals(bad.malformed, [{ symbol: "SHFE.rb2605", field: "pos_long_today", value: -3, kept: null }]);
+  const corrupt = new Map([["DCE.m2605", new Map<string, unknown>([["pos_short_his", null]])]]);
+  assertEquals(Object.keys(readSnapshot({ positions: { "DCE.m2605": {} } }, corrupt).snapshot.positions), []);
 });
 
 Deno.test("touchedKeys reads exactly what one frame changed", () => {

@@ -5,9 +5,11 @@
 import { spyOnWsSends } from "../helpers/ws_spy.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import type { Sim } from "../../lib/sim/mod.ts";
-import { createBroker } from "../../lib/broker/mod.ts";
+import { createBroker, deriveBrokerOrderId, resolveBrokerOptions } from "../../lib/broker/mod.ts";
+import { TqBroker } from "../../lib/broker/tq_broker.ts";
+import type { BrokerInsert } from "../../lib/broker/types.ts";
 import { makeTestJwt, TOKEN_PATH } from "../../lib/broker/auth.ts";
-import { control, Recorder, tqConfig, withSim } from "./env.ts";
+import { book, control, Recorder, tqConfig, withSim } from "./env.ts";
 
 const SUB = "4bb2a0dc-26d1-43f5-9d67-sandbox";
 const ACCOUNTS = [
@@ -15,6 +17,8 @@ const ACCOUNTS = [
   { user: "8001", password: "real-pw", balance: 500_000 },
 ];
 const BROKERS = ["快期模拟", "H期货"];
+/** H期货 plays a CTP broker: a statement to confirm each trading day, orders refused until then. */
+const SETTLEMENT_BROKERS = ["H期货"];
 
 interface AuthDouble {
   url: string;
@@ -208,12 +212,21 @@ Deno.test("broker (real): authenticates, logs in to the broker account, confirms
           const again = sent.map((s) => JSON.parse(s));
           assertEquals(again.filter((p) => p.aid === "req_login").length, 2);
           assertEquals(again.filter((p) => p.aid === "confirm_settlement").length, 2);
+          // the broker took the confirmation: an order is accepted, not refused with CTP 42
+          await broker.waitReady(5000);
+          await book(sim, "SHFE.rb2605", 3500, 3501);
+          const from2 = rec.mark();
+          assertEquals(broker.insert(realBuy("after-confirm", 3490)), { ok: true });
+          const o = await rec.wait("order", (e) => e.order.status === "ALIVE", "order ALIVE", {
+            from: from2,
+          });
+          assertEquals(o.order.last_msg, "报单成功");
         } finally {
           await broker.stop();
           rec.close();
         }
       });
-    }, { accounts: ACCOUNTS, brokers: BROKERS });
+    }, { accounts: ACCOUNTS, brokers: BROKERS, settlementBrokers: SETTLEMENT_BROKERS });
   } finally {
     await auth.close();
   }
@@ -236,6 +249,105 @@ Deno.test("broker (real): a broker missing from the broker list is a clear error
         rec.close();
       }
     }, { accounts: ACCOUNTS, brokers: BROKERS });
+  } finally {
+    await auth.close();
+  }
+});
+
+function realBuy(id: string, price: number): BrokerInsert {
+  return {
+    broker_order_id: deriveBrokerOrderId("8001", id),
+    symbol: "SHFE.rb2605",
+    direction: "BUY",
+    offset: "OPEN",
+    volume: 1,
+    price_type: "LIMIT",
+    limit_price: price,
+    time_condition: "GFD",
+    volume_condition: "ANY",
+  };
+}
+
+Deno.test("broker (real): ready only once the settlement confirmation stands; a refusal is retried; a new trading day confirms again", async () => {
+  const auth = startAuth();
+  try {
+    await withSim(async (sim) => {
+      await book(sim, "SHFE.rb2605", 3500, 3501);
+      // the server refuses confirmations at first (OTG-CTP 336)
+      await control(sim, "/sim/faults", { refuse_settlement: true });
+      const broker = new TqBroker({
+        ...resolveBrokerOptions(
+          modeConfig(sim, auth, {
+            run_mode: "real",
+            broker: "H期货",
+            account: "8001",
+            account_password: "real-pw",
+          }),
+        ),
+        settlementWaitMs: 400,
+        random: () => 0.5,
+      });
+      const rec = new Recorder(broker);
+      try {
+        await broker.start();
+        // the login and a complete snapshot are not enough: the statement is shown, the refusal ends the try
+        const statement = await rec.wait("notice", (e) => e.notice.code === 325, "settlement statement");
+        assertEquals(statement.notice.type, "SETTLEMENT");
+        const refused = await rec.wait(
+          "state",
+          (e) => e.state.last_error?.code === 336,
+          "refusal reported",
+        );
+        assertEquals(
+          refused.state.last_error!.message,
+          "settlement confirmation refused (336): 当前时间不支持确认结算单",
+        );
+        assertEquals(rec.of("snapshot"), []);
+        assertEquals(rec.of("state").some((e) => e.state.ready), false);
+
+        // confirmations accepted again: on the next attempt it confirms, waits, then is ready
+        await control(sim, "/sim/faults", { reset: true });
+        const from = rec.mark();
+        const confirming = await rec.wait("state", (e) => e.state.phase === "confirming", "confirming", {
+          from,
+        });
+        assertEquals(confirming.state.ready, false);
+        const early = broker.insert(realBuy("too-early", 3490));
+        assertEquals(early.ok ? "sent" : early.reason, "RECONCILING");
+        const ready = await rec.wait("state", (e) => e.state.ready, "ready", { from });
+        assert(ready.state.since - confirming.state.since >= 350, "waited for the confirmation to stand");
+        const o1 = rec.mark();
+        assertEquals(broker.insert(realBuy("confirmed", 3490)), { ok: true });
+        assertEquals(
+          (await rec.wait("order", (e) => e.order.status === "ALIVE", "accepted", { from: o1 })).order
+            .last_msg,
+          "报单成功",
+        );
+
+        // the night session is a new trading day: the broker refuses orders until it is confirmed again
+        await control(sim, "/sim/clock", { set: "2025-12-24T21:00:00+08:00" });
+        await control(sim, "/sim/settle", {});
+        await rec.wait("state", (e) => e.state.trading_day === "20251225", "new trading day");
+        await book(sim, "SHFE.rb2605", 3500, 3501);
+        const o2 = rec.mark();
+        assertEquals(broker.insert(realBuy("unconfirmed", 3490)), { ok: true });
+        const notice = await rec.wait("notice", (e) => e.notice.code === 42, "CTP 42", { from: o2 });
+        assertEquals(notice.notice.content, "下单失败,CTP:结算结果未确认");
+        await rec.wait("state", (e) => !e.state.ready && e.state.phase === "confirming", "confirming again", {
+          from: o2,
+        });
+        const snap = await rec.wait("snapshot", () => true, "ready again", { from: o2 });
+        const refusedOrder = snap.snapshot.orders[deriveBrokerOrderId("8001", "unconfirmed")];
+        assertEquals([refusedOrder.status, refusedOrder.last_msg], ["FINISHED", "CTP:结算结果未确认"]);
+        const o3 = rec.mark();
+        assertEquals(broker.insert(realBuy("reconfirmed", 3490)), { ok: true });
+        const ok = await rec.wait("order", (e) => e.order.status === "ALIVE", "accepted again", { from: o3 });
+        assertEquals(ok.order.broker_order_id, deriveBrokerOrderId("8001", "reconfirmed"));
+      } finally {
+        await broker.stop();
+        rec.close();
+      }
+    }, { accounts: ACCOUNTS, brokers: BROKERS, settlementBrokers: SETTLEMENT_BROKERS });
   } finally {
     await auth.close();
   }

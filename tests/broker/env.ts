@@ -11,6 +11,8 @@ import type { Broker, BrokerEvent } from "../../lib/broker/types.ts";
 export interface SimEnvOptions {
   accounts?: { user: string; password: string; balance: number }[];
   brokers?: string[];
+  /** Brokers that ask for a settlement confirmation (CTP-like); default none. */
+  settlementBrokers?: string[];
 }
 
 /** Run `fn` against a fresh sim (frozen clock, no automatic ticks); closes it afterwards. */
@@ -24,6 +26,7 @@ export async function withSim(fn: (sim: Sim) => Promise<void>, options: SimEnvOp
     frozenClock: true,
     accounts: options.accounts ?? [{ user: "demo", password: "demo", balance: 10_000_000 }],
     brokers: options.brokers,
+    settlementBrokers: options.settlementBrokers,
   });
   try {
     await fn(sim);
