@@ -106,10 +106,12 @@ Deno.test("live state: /ws gives the snapshot then each change; a reconnect rebu
             (m.type === "snapshot" && messages.indexOf(m) > 0)
           ),
       );
-      // the other terminal's order is recorded as external
-      const external = await api(service, "GET", "/orders?limit=10");
-      const ids = (external.json.orders as Record<string, unknown>[]).map((o) => `${o.id}:${o.source}`);
-      assert(ids.includes("other-terminal-close:external"), ids.join(","));
+      // the other terminal's order is recorded as external (its write goes through the tracker's outbox)
+      await eventually("the other terminal's order recorded as external", async () => {
+        const external = await api(service, "GET", "/orders?limit=10");
+        const ids = (external.json.orders as Record<string, unknown>[]).map((o) => `${o.id}:${o.source}`);
+        return ids.includes("other-terminal-close:external");
+      });
     } finally {
       ws?.close();
       await service.lifecycle.stop();
