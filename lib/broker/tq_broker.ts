@@ -212,6 +212,11 @@ function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** `o[k]` when `k` is an own property (never a value inherited from Object.prototype). */
+function own<T>(o: Record<string, T>, k: string): T | undefined {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
 function clip(s: string, max = 500): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
@@ -370,13 +375,15 @@ export class TqBroker implements Broker {
 
   /** A copy of the current position in `symbol` (undefined = none, or before the first snapshot). */
   position(symbol: string): PositionView | undefined {
-    const p = this.#snapshot?.positions[symbol];
+    const positions = this.#snapshot?.positions;
+    const p = positions && Object.hasOwn(positions, symbol) ? positions[symbol] : undefined;
     return p ? { ...p } : undefined;
   }
 
   /** A copy of one order of the current view. */
   order(brokerOrderId: string): BrokerOrderView | undefined {
-    const o = this.#snapshot?.orders[brokerOrderId];
+    const orders = this.#snapshot?.orders;
+    const o = orders && Object.hasOwn(orders, brokerOrderId) ? orders[brokerOrderId] : undefined;
     return o ? { ...o } : undefined;
   }
 
@@ -888,7 +895,7 @@ export class TqBroker implements Broker {
 
     const trades = coll("trades");
     for (const k of keysOf(touched.trades, "trades")) {
-      const v = trades[k];
+      const v = own(trades, k);
       if (!isObj(v) || !isWellFormed(v)) {
         delete snap.trades[k];
         continue;
@@ -899,7 +906,7 @@ export class TqBroker implements Broker {
     }
     const orders = coll("orders");
     for (const k of keysOf(touched.orders, "orders")) {
-      const v = orders[k];
+      const v = own(orders, k);
       if (!isObj(v) || !isWellFormed(v)) {
         delete snap.orders[k];
         this.#indexOrder(k, undefined);
@@ -912,13 +919,15 @@ export class TqBroker implements Broker {
     }
     const positions = coll("positions");
     for (const k of keysOf(touched.positions, "positions")) {
-      const v = positions[k];
+      const v = own(positions, k);
+      const previous = own(snap.positions, k);
       if (!isObj(v)) {
+        if (!previous) continue; // never published (or a key like "toString" that tqsdk merged into a builtin)
         delete snap.positions[k];
         this.#emit({ type: "position", position: zeroPosition(k) });
         continue;
       }
-      const read = readPosition(k, v, { previous: snap.positions[k], corrupt: t.corrupt.get(k) });
+      const read = readPosition(k, v, { previous, corrupt: t.corrupt.get(k) });
       this.#reportLots(t, k, read.malformed, "the position is not published until a good value arrives");
       if (!read.view) continue;
       snap.positions[k] = read.view;

@@ -2,11 +2,15 @@
  * Hostile frames on the real trade socket (a tiny DIFF server that logs in like the sim, then misbehaves):
  * prototype-pollution keys, JavaScript instead of JSON, numbers that overflow, a frame that breaks tqsdk's
  * own handler. Nothing runs, nothing is polluted, the broker stays up (reconnecting when tqsdk's tree may be
- * damaged) and keeps working.
+ * damaged) and keeps working. Then the same kinds of frames injected on the real sim's trade and
+ * market-data sockets, followed to the output: positions, the Redis keys and the stream hub's messages
+ * are exactly what they were.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { createBroker } from "../../lib/broker/mod.ts";
-import { Recorder, sleep, tqConfig } from "./env.ts";
+import { positionKey } from "../../lib/sinks/redis_positions.ts";
+import { book, control, Recorder, sleep, tqConfig, withSim } from "./env.ts";
+import { demoOrder, type Pipeline, until, withPipeline } from "./pipeline.ts";
 
 const USER = "u1";
 
@@ -181,4 +185,147 @@ Deno.test("broker: hostile frames change nothing they should not and the broker 
     g.alert = savedAlert;
     await server.close();
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The real sim, frames injected on its market-data and trade sockets: what reaches Redis and the stream hub
+// ---------------------------------------------------------------------------------------------------------
+
+const RB = "SHFE.rb2605";
+
+/** Redis keys of the pipeline's portfolio and their values, the meta key's timestamps left out. */
+async function redisDump(p: Pipeline): Promise<Record<string, unknown>> {
+  p.writer.refresh();
+  await p.writer.flushed();
+  const out: Record<string, unknown> = {};
+  for (const key of (await p.redis.keys(`*PortfolioId_${p.portfolio}*`)).sort()) {
+    const raw = (await p.redis.get(key))!;
+    if (raw.startsWith("{")) {
+      const { updated_at: _u, written_at: _w, ...rest } = JSON.parse(raw);
+      out[key] = rest;
+    } else {
+      out[key] = raw;
+    }
+  }
+  return out;
+}
+
+function assertUnpolluted(): void {
+  for (const key of ["polluted", "p", "x", "hacked"]) {
+    assertEquals(({} as Record<string, unknown>)[key], undefined, key);
+  }
+  assertEquals((globalThis as Record<string, unknown>).hacked, undefined);
+  assertEquals(Object.getOwnPropertyNames(Object.prototype).includes("polluted"), false);
+}
+
+Deno.test("broker: hostile frames on the sim's trade socket leave positions, Redis and the hub unchanged", async () => {
+  await withSim(async (sim) => {
+    await book(sim, RB, 3500, 3501);
+    await withPipeline(sim, async (p) => {
+      assertEquals(p.broker.insert(demoOrder("h-1", { volume: 2 })), { ok: true });
+      await until("redis 2", async () => (await p.redis.get(positionKey(p.portfolio, RB))) === "2");
+      const before = await redisDump(p);
+      const position = p.broker.position(RB);
+      const fromMsg = p.messages.length;
+      const fromEv = p.rec.mark();
+      const inject = (text: string) => control(sim, "/sim/inject", { kind: "trade", user: "demo", text });
+      // prototype keys at every level of the positions
+      await inject(
+        `{"aid":"rtn_data","data":[{"trade":{"demo":{"positions":{"__proto__":{"polluted":1},"${RB}":{"__proto__":{"pos_long_today":99},"constructor":{"prototype":{"x":1}}}}}}}]}`,
+      );
+      // positions named like prototype keys
+      await inject(
+        `{"aid":"rtn_data","data":[{"trade":{"demo":{"positions":{"constructor":{"pos_long_today":5},"toString":{"pos_long_today":1.5}}}}}]}`,
+      );
+      // JavaScript instead of JSON, and a string built to break out of tqsdk's eval('(' + data + ')')
+      await inject(`(function(){ globalThis.hacked = 1; })()`);
+      await inject(
+        JSON.stringify({
+          aid: "rtn_data",
+          data: [{
+            trade: { demo: { positions: { [RB]: { instrument_id: '"}}}); globalThis.hacked = 1; ({"' } } } },
+          }],
+        }),
+      );
+      // huge numbers: overflowing lots and money, a huge finite lot count
+      await inject(
+        `{"aid":"rtn_data","data":[{"trade":{"demo":{"positions":{"${RB}":{"pos_long_today":1e400,"volume_long_today":9e300,"float_profit":-1e400}}}}}]}`,
+      );
+      await until(
+        "the huge-number frame handled",
+        () =>
+          p.logs.some((r) => r.properties.field === "pos_long_today" && r.properties.value === "Infinity"),
+      );
+      assertUnpolluted();
+      // the lots, and so the net, are what they were; Redis holds exactly what it held
+      const after = p.broker.position(RB)!;
+      assertEquals(
+        [after.long_today, after.long_his, after.short_today, after.short_his, after.net],
+        [position!.long_today, position!.long_his, position!.short_today, position!.short_his, 2],
+      );
+      assert(Number.isNaN(after.float_profit)); // money that overflowed is unknown, never a number
+      assertEquals(p.broker.position("constructor"), undefined);
+      assertEquals(p.broker.position("toString"), undefined); // a fraction with no good value: not published
+      assertEquals(await redisDump(p), before);
+      for (const m of p.messages.slice(fromMsg)) {
+        if (m.type === "position") assertEquals([m.position.symbol, m.position.net], [RB, 2]);
+      }
+      assertEquals(p.rec.events.slice(fromEv).filter((e) => e.type === "snapshot"), []);
+      assert(p.broker.state().ready);
+      // and it still trades
+      assertEquals(p.broker.insert(demoOrder("h-2")), { ok: true });
+      await until("redis 3", async () => (await p.redis.get(positionKey(p.portfolio, RB))) === "3");
+    });
+  });
+});
+
+Deno.test("broker: hostile frames on the sim's market-data socket change no quote wrongly, no position, no Redis key", async () => {
+  await withSim(async (sim) => {
+    await book(sim, RB, 3500, 3501);
+    await withPipeline(sim, async (p) => {
+      assertEquals(p.broker.insert(demoOrder("m-1", { volume: 2 })), { ok: true });
+      await until("redis 2", async () => (await p.redis.get(positionKey(p.portfolio, RB))) === "2");
+      p.broker.subscribeQuotes([RB]);
+      await until("quote", () => p.broker.quote(RB)?.last_price === 3500);
+      const before = await redisDump(p);
+      const fromMsg = p.messages.length;
+      const g = globalThis as Record<string, unknown>;
+      let alerted = 0;
+      const savedAlert = g.alert;
+      g.alert = () => alerted++;
+      try {
+        const inject = (text: string) => control(sim, "/sim/inject", { kind: "md", text });
+        await inject(`alert(1)`);
+        await inject(
+          `{"aid":"rtn_data","data":[{"quotes":{"__proto__":{"polluted":1},"${RB}":{"__proto__":{"x":1}}}}]}`,
+        );
+        // trade data on the md socket must not reach the account
+        await inject(
+          `{"aid":"rtn_data","data":[{"trade":{"demo":{"positions":{"${RB}":{"pos_long_today":99,"volume_long_today":99}}}}}]}`,
+        );
+        await inject(
+          `{"aid":"rtn_data","data":[{"quotes":{"${RB}":{"last_price":1e400,"ask_price1":-1e400,"bid_price1":1e308}}}]}`,
+        );
+        const q = await until("the huge-number quote", () => {
+          const v = p.broker.quote(RB);
+          return v?.bid_price1 === 1e308 ? v : undefined;
+        });
+        // an overflowing price reaches tqsdk as null: never Infinity. tqsdk's merge deletes the field (the
+        // ask is then unknown), except last_price, a prototype accessor it cannot delete (the last price
+        // stays). A huge finite price is passed as it is.
+        assertEquals([q.last_price, q.ask_price1], [3500, null]);
+        assertUnpolluted();
+        assertEquals(alerted, 0);
+        assertEquals(p.broker.position(RB)?.net, 2);
+        assertEquals(await redisDump(p), before);
+        assertEquals(p.messages.slice(fromMsg).filter((m) => m.type === "position"), []);
+        assert(p.broker.state().ready);
+        // the md socket still works: the next real quote arrives
+        await control(sim, "/sim/quote", { symbol: RB, last_price: 3321 });
+        await until("real quote after the hostile ones", () => p.broker.quote(RB)?.last_price === 3321);
+      } finally {
+        g.alert = savedAlert;
+      }
+    });
+  });
 });
