@@ -394,3 +394,39 @@ Deno.test("broker (sim): orders and trades that vanished while disconnected are 
     });
   });
 });
+
+Deno.test("broker (sim): a snapshot in two parts is not ready (sends refused RECONCILING) until trade_more_data:false", async () => {
+  await withSim(async (sim) => {
+    await book(sim, RB, 3500, 3501);
+    sim.engine().insertOrder("demo", {
+      aid: "insert_order",
+      user_id: "demo",
+      order_id: "resting-before",
+      exchange_id: "SHFE",
+      instrument_id: "rb2605",
+      direction: "BUY",
+      offset: "OPEN",
+      volume: 1,
+      price_type: "LIMIT",
+      limit_price: 3400,
+      volume_condition: "ANY",
+      time_condition: "GFD",
+    });
+    await control(sim, "/sim/faults", { split_snapshot: true, hold_snapshot: true });
+    await withBroker(sim, async (broker, rec) => {
+      await rec.wait("state", (e) => e.state.phase === "syncing", "logged in, syncing");
+      await sleep(200); // the first part (trade_more_data: true, no orders) has been merged meanwhile
+      assertEquals([broker.state().phase, broker.state().ready], ["syncing", false]);
+      const refused = broker.insert(buy("between-parts", 3490));
+      assertEquals(refused.ok ? "sent" : refused.reason, "RECONCILING");
+      assertEquals(broker.cancel(deriveBrokerOrderId("demo", "x")).ok, false);
+      assertEquals(rec.of("snapshot"), []);
+      assertEquals(broker.snapshot(), null);
+      assertEquals(await control(sim, "/sim/release", {}), { released: 1 });
+      const snap = await rec.wait("snapshot", () => true, "the complete snapshot");
+      assertEquals(Object.keys(snap.snapshot.orders), ["resting-before"]);
+      await broker.waitReady(2000);
+      assertEquals(broker.insert(buy("after-parts", 3490)), { ok: true });
+    });
+  });
+});
