@@ -15,8 +15,18 @@ import WS from "ws";
 import { Buffer } from "node:buffer";
 import { isPlainObject, parseFrame } from "../diff/json.ts";
 
-/** Keys that are removed from every frame before the library sees it. */
-const DANGEROUS_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+/**
+ * Keys that are removed from every frame before the library sees it: the prototype links, and every name an
+ * object inherits (`toString`, `hasOwnProperty`, `valueOf`, …). tqsdk's merge reads `target[key]` before it
+ * writes, so for an inherited name it finds the shared built-in (`Object.prototype.toString`) and merges into
+ * it: a frame could then change every object in the process.
+ */
+const DANGEROUS_KEYS: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);
 
 /** Largest frame accepted (bytes of text); larger frames are dropped and reported. */
 export const MAX_FRAME_CHARS = 64 * 1024 * 1024;

@@ -84,3 +84,14 @@ Deno.test("SafeWebSocket calls onMerged after the handler and contains handler e
     "merged 3 true",
   ]);
 });
+
+Deno.test("stripDangerousKeys: names every object inherits are removed too (toString, hasOwnProperty …)", () => {
+  const v = {
+    toString: { evil: 1 },
+    quotes: { "SHFE.rb2605": { hasOwnProperty: { x: 1 }, valueOf: 3, last_price: 3500 } },
+    isPrototypeOf: "x",
+    __defineGetter__: { y: 2 },
+  };
+  assertEquals(stripDangerousKeys(v), { quotes: { "SHFE.rb2605": { last_price: 3500 } } });
+  assertEquals(Object.hasOwn(Object.prototype.toString, "evil"), false);
+});

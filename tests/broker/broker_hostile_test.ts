@@ -216,6 +216,8 @@ function assertUnpolluted(): void {
   }
   assertEquals((globalThis as Record<string, unknown>).hacked, undefined);
   assertEquals(Object.getOwnPropertyNames(Object.prototype).includes("polluted"), false);
+  // an inherited name in a frame (`toString`) must not let the merge write into the shared built-in
+  assertEquals(Object.getOwnPropertyNames(Object.prototype.toString).includes("pos_long_today"), false);
 }
 
 Deno.test("broker: hostile frames on the sim's trade socket leave positions, Redis and the hub unchanged", async () => {
