@@ -9,7 +9,7 @@ import type { BrokerInsert, InstrumentView, QuoteView, SendResult } from "../bro
 import { parseConfig } from "../config.ts";
 import { preTradeChecks } from "./pre_trade.ts";
 import { PreTradeRules } from "./rules/mod.ts";
-import { bj, instrument, quote } from "./rules/test_fixtures.ts";
+import { bj, brokerInsertOf, instrument, quote } from "./rules/test_fixtures.ts";
 import { SendGate } from "./send_gate.ts";
 import type { InsertRequest, OrderRecord } from "./types.ts";
 
@@ -90,19 +90,7 @@ function request(id: string, symbol: string, limit_price: number): InsertRequest
   };
 }
 
-function insert(r: InsertRequest): BrokerInsert {
-  return {
-    broker_order_id: `TBC.${r.order_id}`,
-    symbol: r.symbol,
-    direction: r.direction,
-    offset: r.offset,
-    volume: r.volume,
-    price_type: r.price_type,
-    limit_price: r.limit_price ?? undefined,
-    time_condition: r.time_condition,
-    volume_condition: r.volume_condition,
-  };
-}
+const insert = brokerInsertOf;
 
 /** Decide and send; the decision's code when refused. */
 function place(gate: SendGate, r: InsertRequest): string {

@@ -6,6 +6,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { brokerState, FakeBroker, snapshot } from "../../tests/helpers/fake_broker.ts";
 import type { BrokerInsert, SendResult } from "../broker/types.ts";
 import { type InsertCheck, SendGate } from "./send_gate.ts";
+import { brokerInsertOf } from "./rules/test_fixtures.ts";
 import type { InsertRequest, OrderRecord } from "./types.ts";
 
 /** A ready fake broker that records what is sent; `refuse` makes the next sends fail. */
@@ -49,19 +50,7 @@ function request(id: string, limit_price: number | null = 3400.0000000001): Inse
   };
 }
 
-function insert(r: InsertRequest): BrokerInsert {
-  return {
-    broker_order_id: `TBC.${r.order_id}`,
-    symbol: r.symbol,
-    direction: r.direction,
-    offset: r.offset,
-    volume: r.volume,
-    price_type: r.price_type,
-    limit_price: r.limit_price ?? undefined,
-    time_condition: r.time_condition,
-    volume_condition: r.volume_condition,
-  };
-}
+const insert = brokerInsertOf;
 
 /** A check that spends one of `budget` tokens per pass (undo gives it back) and snaps to whole yuan. */
 function budgetCheck(budget: { left: number }): InsertCheck {

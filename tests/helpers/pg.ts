@@ -30,3 +30,30 @@ export async function withTestDatabase<T>(fn: (config: ServerDatabaseConfig) => 
     await admin.end();
   }
 }
+
+/** An outage of one test database, made from an admin connection (the shared server keeps running). */
+export interface DatabaseOutage {
+  /** `true`: connections to the database refused and its sessions ended; `false`: allowed again. */
+  set(on: boolean): Promise<void>;
+  /** End the admin connection (allows connections again first). */
+  close(): Promise<void>;
+}
+
+/** Control an outage of the test database `db` (only that database: others on the server are untouched). */
+export function databaseOutage(db: ServerDatabaseConfig): DatabaseOutage {
+  const admin = postgres({ ...LOCAL_PG, database: "postgres", max: 1, onnotice: () => {} });
+  const set = async (on: boolean) => {
+    await admin.unsafe(`ALTER DATABASE "${db.dbname}" ALLOW_CONNECTIONS ${on ? "false" : "true"}`);
+    if (on) {
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity
+                  where datname = ${db.dbname ?? ""} and pid <> pg_backend_pid()`;
+    }
+  };
+  return {
+    set,
+    async close() {
+      await set(false).catch(() => {});
+      await admin.end();
+    },
+  };
+}

@@ -4,9 +4,8 @@
  * answers 503 with `database.reachable: false` (the probe), and 200 again once it is back; a burst of
  * orders in one second moves the supervision count on /health and on /metrics.
  */
-import postgres from "postgres";
 import { assert, assertEquals } from "../assert.ts";
-import { LOCAL_PG, withTestDatabase } from "../helpers/pg.ts";
+import { databaseOutage, withTestDatabase } from "../helpers/pg.ts";
 import {
   api,
   eventually,
@@ -79,15 +78,8 @@ Deno.test("health: PostgreSQL unreachable answers 503 (database.reachable false)
   const names = testNames("hpgdown");
   await withTestDatabase(async (db) => {
     const service = await startTestService(testConfig(names, db, { redis: false, rabbitmq: false }));
-    const admin = postgres({ ...LOCAL_PG, database: "postgres", max: 1, onnotice: () => {} });
-    // the outage is made on the test's own database only: connections refused, its sessions ended
-    const outage = async (on: boolean) => {
-      await admin.unsafe(`ALTER DATABASE "${db.dbname}" ALLOW_CONNECTIONS ${on ? "false" : "true"}`);
-      if (on) {
-        await admin`select pg_terminate_backend(pid) from pg_stat_activity
-                    where datname = ${db.dbname ?? ""} and pid <> pg_backend_pid()`;
-      }
-    };
+    const dbOutage = databaseOutage(db);
+    const outage = dbOutage.set;
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
       const up = await eventually("200", async () => {
@@ -117,9 +109,8 @@ Deno.test("health: PostgreSQL unreachable answers 503 (database.reachable false)
       }, 30_000);
       assertEquals([back.components.database.reachable, back.components.lease.role], [true, "active"]);
     } finally {
-      await outage(false).catch(() => {});
       await service.lifecycle.stop();
-      await admin.end();
+      await dbOutage.close();
     }
   });
 });

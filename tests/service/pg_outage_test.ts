@@ -7,7 +7,7 @@
  * on the shared server.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { withTestDatabase } from "../helpers/pg.ts";
+import { databaseOutage, withTestDatabase } from "../helpers/pg.ts";
 import {
   eventually,
   insertRequest,
@@ -18,23 +18,15 @@ import {
   testNames,
   testSql,
 } from "../helpers/service.ts";
-import postgres from "postgres";
-import { LOCAL_PG } from "../helpers/pg.ts";
 
 Deno.test("PostgreSQL outage during a burst: no event lost, none duplicated, no request acked unrecorded", async () => {
   const names = testNames("pgout");
   await withTestDatabase(async (db) => {
     const service = await startTestService(testConfig(names, db, { redis: false }));
     const rabbit = await rabbitPublisher(names);
-    const admin = postgres({ ...LOCAL_PG, database: "postgres", max: 1, onnotice: () => {} });
     let sql = testSql(db);
-    const outage = async (on: boolean) => {
-      await admin.unsafe(`ALTER DATABASE "${db.dbname}" ALLOW_CONNECTIONS ${on ? "false" : "true"}`);
-      if (on) {
-        await admin`select pg_terminate_backend(pid) from pg_stat_activity
-                    where datname = ${db.dbname ?? ""} and pid <> pg_backend_pid()`;
-      }
-    };
+    const dbOutage = databaseOutage(db);
+    const outage = dbOutage.set;
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
       await simControl(service, "/sim/quote", {
@@ -92,11 +84,10 @@ Deno.test("PostgreSQL outage during a burst: no event lost, none duplicated, no 
         assertEquals(byOrder.get(`p-${i}`), ["1:RECEIVED", "2:SUBMITTED", "3:ACCEPTED"], `p-${i}`);
       }
     } finally {
-      await outage(false).catch(() => {});
       await service.lifecycle.stop();
       await rabbit.close();
       await sql.end().catch(() => {});
-      await admin.end();
+      await dbOutage.close();
     }
   });
 });

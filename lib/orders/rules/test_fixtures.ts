@@ -8,6 +8,7 @@
 import { buildCatalogue } from "../../sim/catalogue.ts";
 import { parseQuoteDatetime } from "../../diff/trading_time.ts";
 import type { InstrumentInfo, SymbolsFile } from "../../diff/types.ts";
+import type { BrokerInsert } from "../../broker/types.ts";
 import type {
   BrokerOrderView,
   InsertRequest,
@@ -159,5 +160,20 @@ export function context(req: InsertRequest, nowMs: number, fields: Partial<Order
     position: undefined,
     workingOrders: [],
     ...fields,
+  };
+}
+
+/** The order as the gate reserves and sends it for `r` (broker order id `TBC.<order_id>`). */
+export function brokerInsertOf(r: InsertRequest): BrokerInsert {
+  return {
+    broker_order_id: `TBC.${r.order_id}`,
+    symbol: r.symbol,
+    direction: r.direction,
+    offset: r.offset,
+    volume: r.volume,
+    price_type: r.price_type,
+    limit_price: r.limit_price ?? undefined,
+    time_condition: r.time_condition,
+    volume_condition: r.volume_condition,
   };
 }
