@@ -14,6 +14,7 @@ import {
   tradeOf,
 } from "../../tests/sim/raw_diff.ts";
 import { type Sim, startSim } from "./mod.ts";
+import { controlSim } from "../../tests/helpers/external_sim.ts";
 
 const RB = "SHFE.rb2605";
 const M = "DCE.m2605";
@@ -40,12 +41,7 @@ async function withSim(fn: (sim: Sim) => Promise<void>, settlementBrokers?: stri
   }
 }
 
-async function post(sim: Sim, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${sim.baseUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
-  return json;
-}
+const post = (sim: Sim, path: string, body: unknown) => controlSim(sim, path, body);
 
 function quotesOf(f: Frame): Record<string, Frame> {
   const out: Record<string, Frame> = {};

@@ -6,6 +6,7 @@
 import { configSchema, type TqConfig } from "../../lib/config.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
 import type { Broker, BrokerEvent } from "../../lib/broker/types.ts";
+import { controlSim } from "../helpers/external_sim.ts";
 
 /** Options of {@linkcode withSim}. */
 export interface SimEnvOptions {
@@ -43,16 +44,7 @@ export function tqConfig(tq: Record<string, unknown> = {}): TqConfig {
 }
 
 /** Call the sim's control API; throws on a non-2xx answer. */
-export async function control(sim: Sim, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${sim.baseUrl}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+export const control = controlSim;
 
 /** Put a one-tick book on a symbol with wide limits. */
 export function book(sim: Sim, symbol: string, bid: number, ask: number): Promise<Record<string, unknown>> {

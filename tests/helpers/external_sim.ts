@@ -48,3 +48,19 @@ export async function startExternalSim(
   for (const [symbol, book] of Object.entries(books)) quote(symbol, book);
   return { sim, quote };
 }
+
+/** Call a sim's control API (`/sim/…`): GET without a body, POST with one; throws on a non-2xx answer. */
+export async function controlSim(
+  sim: { baseUrl: string },
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${sim.baseUrl}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}

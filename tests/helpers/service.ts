@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { buildService, type Service, type ServiceOptions } from "../../lib/service.ts";
 import type { ServerDatabaseConfig } from "../../lib/store/pg/connect.ts";
+import { controlSim } from "./external_sim.ts";
 
 /** Redis db used by service tests. */
 export const TEST_REDIS_DB = 12;
@@ -202,13 +203,7 @@ export async function simControl(
   body?: unknown,
 ): Promise<Record<string, unknown>> {
   if (!service.sim) throw new Error("no in-process sim");
-  const res = await fetch(`${service.sim.baseUrl}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
-  return json;
+  return await controlSim(service.sim, path, body);
 }
 
 /** An insert request of the seed form. */

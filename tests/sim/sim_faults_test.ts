@@ -6,6 +6,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
 import { openTqClient, settle, type TqClient } from "../helpers/tq_client.ts";
 import { rawLogin, tradeOf } from "./raw_diff.ts";
+import { controlSim } from "../helpers/external_sim.ts";
 
 const RB = "SHFE.rb2605";
 
@@ -27,12 +28,7 @@ async function simWith(fn: (sim: Sim) => Promise<void>): Promise<void> {
   }
 }
 
-async function post(sim: Sim, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${sim.baseUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
-  return json;
-}
+const post = (sim: Sim, path: string, body: unknown) => controlSim(sim, path, body);
 
 function insertPacket(order_id: string, price: number): Record<string, unknown> {
   return {

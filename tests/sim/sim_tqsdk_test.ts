@@ -7,6 +7,7 @@ import { type Sim, startSim } from "../../lib/sim/mod.ts";
 import { buildCatalogue } from "../../lib/sim/catalogue.ts";
 import type { SymbolsFile } from "../../lib/diff/types.ts";
 import { openTqClient, settle, type TqClient } from "../helpers/tq_client.ts";
+import { controlSim } from "../helpers/external_sim.ts";
 
 const RB = "SHFE.rb2605";
 const M = "DCE.m2605";
@@ -45,16 +46,7 @@ async function withSim(
   }
 }
 
-async function control(sim: Sim, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${sim.baseUrl}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const control = controlSim;
 
 /** Put an exact one-tick book on a symbol (with wide limits unless given). */
 function book(
