@@ -113,20 +113,14 @@ async function floorFanout(o: FanoutOptions, messageSize: number): Promise<Summa
 
 /** Run the fan-out benchmark; prints its table and returns the result. */
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
-  return await withBenchService("fan", async ({ service, names, pub }) => {
-    await setQuote(service, SYMBOL, 3500, 3501);
+  return await withBenchService("fan", async ({ service, sim, names, pub, probe }) => {
+    await setQuote(sim.baseUrl, SYMBOL, 3500, 3501);
     // one order first so the symbol is subscribed and the position exists
     pub.publish(buyRequest(names.portfolio, "warm-0", SYMBOL, 3501));
     await until("first fill", () => service.broker!.snapshot()?.positions[SYMBOL]?.long === 1, 20_000, 20);
 
-    const fillAt = new Map<number, number>(); // long lots after the fill → sim time
-    const unsubscribe = service.sim!.engine().subscribe((e) => {
-      if (e.kind !== "trade" || !e.patch.positions?.[SYMBOL]) return;
-      const p = e.patch.positions[SYMBOL];
-      const lots = (p.pos_long_today ?? 0) + (p.pos_long_his ?? 0);
-      if (!fillAt.has(lots)) fillAt.set(lots, performance.now());
-    });
-    const got: number[] = [];
+    // Client receipts (long lots, time); the k-th change's order fan-k takes the position to k + 2 lots.
+    const arrivals: [number, number][] = [];
     const received = new Map<number, number>();
     let messageSize = 0;
     const url = `${service.http!.url.replace(/^http/, "ws")}/ws`;
@@ -134,14 +128,13 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       const now = performance.now();
       if (!data.startsWith('{"type":"position"')) return;
       const m = JSON.parse(data);
-      if (m.position.symbol !== SYMBOL) return;
-      const at = fillAt.get(m.position.long);
-      if (at === undefined) return;
+      if (m.position.symbol !== SYMBOL || m.position.long < 2) return;
       messageSize = data.length;
-      got.push(now - at);
+      arrivals.push([m.position.long, now]);
       received.set(m.position.long, (received.get(m.position.long) ?? 0) + 1);
     });
     let missed = 0;
+    const orders = Array.from({ length: o.changes }, (_, k) => probe.expect(`fan-${k}`));
     try {
       await sleep(500); // snapshots delivered
       for (let k = 0; k < o.changes; k++) {
@@ -155,9 +148,14 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         await sleep(o.gapMs);
       }
     } finally {
-      unsubscribe();
       await closeClients(clients);
     }
+    // From the fill at the sim (the end of its insertOrder, in the sim's process) to each client.
+    await probe.collectSim(sim);
+    const got = arrivals.flatMap(([lots, at]) => {
+      const filled = orders[lots - 2]?.simOut;
+      return filled === undefined ? [] : [at - filled];
+    });
     const connector = summarize(got);
     const floor = await floorFanout(o, messageSize || 400);
     const text = table(

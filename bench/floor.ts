@@ -3,12 +3,15 @@
  * servers, in the same process run. One message goes
  *
  * ```
- * amqplib publish → amqplib consume → postgres INSERT (commit) → WebSocket send → echo server (Deno.serve)
- *   → WebSocket receive → postgres INSERT (commit) → ioredis SET (seen by MONITOR, as the connector's is)
+ * amqplib publish → amqplib consume → postgres INSERT (commit) → npm ws: insert_order to the bench's sim
+ *   → the sim matches it → rtn_data with the order FINISHED → postgres INSERT (commit) → ioredis SET (seen by
+ *   MONITOR, as the connector's is)
  * ```
  *
  * which is the connector's path with everything but the I/O taken out: one AMQP delivery, the intent
- * committed before the send, a WebSocket round trip to the exchange, the fill committed, one Redis write.
+ * committed before the send, a round trip to the same exchange over raw DIFF (its own sim account, so the
+ * connector's account is untouched; the exchange's own time is on both sides), the fill committed, one Redis
+ * write.
  * Every hop is timed, so the per-hop floors (one AMQP delivery, one insert, one WebSocket message, one SET)
  * are reported too.
  *
@@ -17,15 +20,16 @@
 import amqp from "amqplib";
 import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
+import WebSocket from "ws";
 import type postgres from "postgres";
-import { AMQP_URL, BENCH_REDIS_DB, pace, until } from "./harness.ts";
+import { AMQP_URL, BENCH_REDIS_DB, monitorTime, pace, until } from "./harness.ts";
 
 /** Timestamps (performance.now) of one floor message. */
 export interface FloorTimes {
   publish: number;
   consumed?: number;
   insert1?: number;
-  echoIn?: number;
+  /** The sim's answer (the order FINISHED in an `rtn_data`) is in. */
   back?: number;
   insert2?: number;
   redis?: number;
@@ -33,15 +37,26 @@ export interface FloorTimes {
 
 /** A running floor pipeline. */
 export interface FloorPipeline {
-  /** Send `count` messages paced by `mode`; resolves when every one reached Redis. */
-  run(count: number, mode: { ratePerS: number } | { burst: number; gapMs: number }): Promise<FloorTimes[]>;
+  /**
+   * Send `count` messages paced by `mode`, each a marketable 1-lot BUY of `order.symbol` at `order.price`;
+   * resolves when every one reached Redis.
+   */
+  run(
+    count: number,
+    mode: { ratePerS: number } | { burst: number; gapMs: number },
+    order: { symbol: string; price: number },
+  ): Promise<FloorTimes[]>;
   close(): Promise<void>;
 }
 
 /** Start the floor pipeline on the database `sql` (a table `bench_floor` is created there). */
 export async function startFloor(
   sql: postgres.Sql,
-  options: { prefetch?: number } = {},
+  options: {
+    /** The bench's sim trade socket and the floor's account there (`sim_process.ts`). */
+    exchange: { tradeUrl: string; user: string; password: string };
+    prefetch?: number;
+  },
 ): Promise<FloorPipeline> {
   const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const exchange = `tbc_bench_floor_${tag}_ex`;
@@ -54,55 +69,59 @@ export async function startFloor(
   let times: FloorTimes[] = [];
   let run = 0;
 
-  // echo server: the exchange stand-in, answering each message at once.
-  const abort = new AbortController();
-  let port = 0;
-  const listening = new Promise<void>((resolve) => {
-    Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: abort.signal,
-      onListen: (addr) => {
-        port = addr.port;
-        resolve();
-      },
-    }, (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      socket.onmessage = (e) => {
-        const m = JSON.parse(String(e.data));
-        const t = times[m.k];
-        if (t && m.run === run) t.echoIn = performance.now();
-        socket.send(JSON.stringify({ aid: "rtn_data", k: m.k, run: m.run }));
-      };
-      return response;
-    });
-  });
-  await listening;
-
   const redis = new Redis({ host: "127.0.0.1", port: 6379, db: BENCH_REDIS_DB });
   const monitorConn = new Redis({ host: "127.0.0.1", port: 6379 });
   const monitor = await monitorConn.monitor();
-  monitor.on("monitor", (_time: string, args: string[]) => {
+  monitor.on("monitor", (time: string, args: string[]) => {
     if (args[0]?.toLowerCase() !== "set" || args[1] !== redisKey) return;
     const [r, k] = String(args[2]).split(":").map(Number);
     const t = times[k];
-    if (t && r === run && t.redis === undefined) t.redis = performance.now();
+    if (t && r === run && t.redis === undefined) t.redis = monitorTime(time);
   });
 
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  // The exchange: the bench's sim, as the connector's, over a raw DIFF trade session of its own account
+  // (login, then one peek_message after every rtn_data, as any DIFF client must). npm ws, as the connector's
+  // broker sockets (TCP_NODELAY; see lib/broker/safe_websocket.ts).
+  const ws = new WebSocket(options.exchange.tradeUrl);
   await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error("floor websocket did not open"));
+    ws.once("open", () => resolve());
+    ws.once("error", () => reject(new Error("floor websocket did not open")));
   });
-  ws.onmessage = async (e) => {
-    const m = JSON.parse(String(e.data));
-    const t = times[m.k];
-    if (!t || m.run !== run) return;
-    t.back = performance.now();
-    await sql`insert into bench_floor (k, hop) values (${m.k}, 2)`;
-    t.insert2 = performance.now();
-    await redis.set(redisKey, `${m.run}:${m.k}`, "EX", 600);
-  };
+  const byOrderId = new Map<string, number>();
+  let loggedIn: () => void;
+  const ready = new Promise<void>((r) => loggedIn = r);
+  ws.on("message", async (data: WebSocket.RawData) => {
+    const frame = JSON.parse(String(data));
+    if (frame.aid !== "rtn_data") return;
+    ws.send('{"aid":"peek_message"}');
+    const finished: number[] = [];
+    for (const item of frame.data ?? []) {
+      const user = item?.trade?.[options.exchange.user];
+      if (user?.session) loggedIn();
+      for (const [id, order] of Object.entries(user?.orders ?? {})) {
+        if ((order as { status?: string }).status !== "FINISHED") continue;
+        const k = byOrderId.get(id);
+        if (k !== undefined) finished.push(k);
+        byOrderId.delete(id);
+      }
+    }
+    for (const k of finished) {
+      const t = times[k];
+      if (!t) continue;
+      t.back = performance.now();
+      await sql`insert into bench_floor (k, hop) values (${k}, 2)`;
+      t.insert2 = performance.now();
+      await redis.set(redisKey, `${run}:${k}`, "EX", 600);
+    }
+  });
+  ws.send(JSON.stringify({
+    aid: "req_login",
+    bid: "sim",
+    user_name: options.exchange.user,
+    password: options.exchange.password,
+  }));
+  ws.send('{"aid":"peek_message"}');
+  await ready;
 
   // consumer: its own connection, manual ack, prefetch like the service's.
   const consumerConn = await amqp.connect(AMQP_URL);
@@ -119,18 +138,43 @@ export async function startFloor(
     await sql`insert into bench_floor (k, hop, body) values (${body.k}, 1, ${msg.content.toString()})`;
     if (t && body.run === run) t.insert1 = performance.now();
     consumer.ack(msg);
-    ws.send(JSON.stringify({ aid: "insert_order", k: body.k, run: body.run }));
+    if (body.run !== run) return;
+    const orderId = `floor-${tag}-${body.run}-${body.k}`;
+    byOrderId.set(orderId, body.k);
+    const [exchangeId, instrumentId] = body.symbol.split(".");
+    ws.send(JSON.stringify({
+      aid: "insert_order",
+      user_id: options.exchange.user,
+      order_id: orderId,
+      exchange_id: exchangeId,
+      instrument_id: instrumentId,
+      direction: "BUY",
+      offset: "OPEN",
+      volume: 1,
+      price_type: "LIMIT",
+      limit_price: body.price,
+      volume_condition: "ANY",
+      time_condition: "GFD",
+    }));
   }, { noAck: false });
 
   const pubConn = await amqp.connect(AMQP_URL);
   const pub = await pubConn.createConfirmChannel();
 
   return {
-    async run(count, mode) {
+    async run(count, mode, order) {
       run++;
       times = [];
       await pace(count, mode, (k) => {
-        const body = { k, run, symbol: "SHFE.rb2605", direction: "BUY", offset: "OPEN", volume: 1 };
+        const body = {
+          k,
+          run,
+          symbol: order.symbol,
+          price: order.price,
+          direction: "BUY",
+          offset: "OPEN",
+          volume: 1,
+        };
         times[k] = { publish: performance.now() };
         pub.publish(exchange, "floor", Buffer.from(JSON.stringify(body)), {
           persistent: true,
@@ -153,7 +197,6 @@ export async function startFloor(
       redis.disconnect();
       monitor.disconnect();
       monitorConn.disconnect();
-      abort.abort();
     },
   };
 }

@@ -1,17 +1,22 @@
 /**
  * What every benchmark shares: a production-like service on the real servers of this machine (a throwaway
- * PostgreSQL database, Redis db 13, RabbitMQ names of its own, the sim exchange in-process), an AMQP
- * publisher, and the probes that timestamp each hop of an order without touching production code:
+ * PostgreSQL database, Redis db 13, RabbitMQ names of its own, the sim exchange in a process of its own as
+ * shinnytech's servers are, `sim_process.ts`), an AMQP publisher, and the probes that timestamp each hop of
+ * an order without touching production code:
  *
  * - publish: `performance.now()` just before `channel.publish` (a side map keyed by `order_id`; the
  *   requests carry no `timestamp`, so `risk.max_request_age_ms` plays no part);
- * - sim receive: the sim engine's `insertOrder` of this run is wrapped (start and end time, so the sim's
- *   own per-order cost is known), and its trade events give the order in which orders filled;
- * - broker answer: `service.broker.subscribe` (the connector has merged the sim's frame);
- * - `order_history`: a bench-only trigger on the throwaway database NOTIFYs every insert/update, received
- *   with LISTEN (delivered at commit);
- * - Redis: `MONITOR` on the local server shows every `SET` of the position key with its value (nothing is
- *   reconfigured). The j-th fill of a symbol at the sim is in Redis once the key says ≥ j.
+ * - sim receive: the sim engine's `insertOrder` is wrapped in the sim's process (start and end time, so the
+ *   sim's own per-order cost is known), collected with {@linkcode PathProbe.collectSim};
+ * - broker answer: `service.broker.subscribe` (the connector has merged the sim's frame); its trade events
+ *   give the order in which a symbol's orders filled;
+ * - `order_history`: the service's `OrderStore.recordIntents` / `applyUpdates` wrapped on the instance:
+ *   the moment the connector has the COMMIT's answer (as the floor times its inserts: when the await
+ *   returns), with nothing added to the database's work;
+ * - Redis: `MONITOR` on the local server shows every `SET` of the position key with its value and the
+ *   server's own time of it (nothing is reconfigured). The j-th fill of a symbol is in Redis once the key
+ *   says ≥ j, at the server's time: a reader in another process could read it from then on, however busy
+ *   this process is when the MONITOR line reaches it ({@linkcode monitorTime}).
  *
  * @module
  */
@@ -27,6 +32,7 @@ import { positionKey } from "../lib/sinks/redis_positions.ts";
 import type { InsertOrderPacket } from "../lib/diff/types.ts";
 import { setupLogging, shutdownLogging } from "../lib/log.ts";
 import { withNoDelayWebSocket } from "./nodelay_ws.ts";
+import { FLOOR_USER, type SimProcess, startSimProcess } from "./sim_process.ts";
 
 /** Redis db the benchmarks write to (the tests use 12). */
 export const BENCH_REDIS_DB = 13;
@@ -34,6 +40,8 @@ export const BENCH_REDIS_DB = 13;
 export const AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/";
 /** Sim clock at start: early in the day session, so a long run stays inside it. */
 export const BENCH_SIM_CLOCK = "2025-12-24T09:01:00+08:00";
+/** The sim account's balance: far above what thousands of 1-lot orders need. */
+export const BENCH_SIM_BALANCE = 100_000_000_000;
 
 /** Names of one bench run (unique: runs never share a queue, a portfolio or keys). */
 export interface BenchNames {
@@ -83,7 +91,7 @@ sim:
   port: 0
   clock: "${BENCH_SIM_CLOCK}"
   tick_ms: 0
-  accounts: [{user: demo, password: demo, balance: 100000000000}]
+  accounts: [{user: demo, password: demo, balance: ${BENCH_SIM_BALANCE}}]
 redis: {host: 127.0.0.1, port: 6379, db: ${BENCH_REDIS_DB}}
 rabbitmq:
   url: "${AMQP_URL}"
@@ -209,9 +217,14 @@ export function buyRequest(portfolio: string, orderId: string, symbol: string, p
   };
 }
 
-/** Set a quote on the in-process sim (bid/ask, limits ±15 %). */
-export async function setQuote(service: Service, symbol: string, bid: number, ask: number): Promise<void> {
-  const res = await fetch(`${service.sim!.baseUrl}/sim/quote`, {
+/** The floor's account on the bench's sim (`floor.ts`). */
+export function floorExchange(sim: SimProcess): { tradeUrl: string; user: string; password: string } {
+  return { tradeUrl: sim.tradeUrl, user: FLOOR_USER, password: FLOOR_USER };
+}
+
+/** Set a quote on the bench's sim at `simUrl` (bid/ask, limits ±15 %). */
+export async function setQuote(simUrl: string, symbol: string, bid: number, ask: number): Promise<void> {
+  const res = await fetch(`${simUrl}/sim/quote`, {
     method: "POST",
     body: JSON.stringify({
       symbol,
@@ -292,36 +305,23 @@ export class PathProbe {
     return id === undefined ? undefined : this.times.get(id);
   }
 
-  /** Install every probe on a started service whose database is `sql`. */
-  async attach(service: Service, sql: postgres.Sql): Promise<void> {
-    // sim: wrap this engine's insertOrder; its trade events give the fill order.
-    const engine = service.sim!.engine();
-    const original = engine.insertOrder.bind(engine);
-    engine.insertOrder = (user: string, packet: InsertOrderPacket) => {
-      const t0 = performance.now();
-      original(user, packet);
-      const t1 = performance.now();
+  /**
+   * Fill in the sim's times (`simIn`, `simOut`, `simCost`) of the orders registered since the last call,
+   * from the sim's process (epoch clock there, `performance.now()` clock here).
+   */
+  async collectSim(sim: SimProcess): Promise<void> {
+    const times = await sim.takeTimes();
+    for (const [brokerOrderId, [t0, t1]] of Object.entries(times)) {
+      const t = this.#of(brokerOrderId);
+      if (!t) continue;
+      t.simIn = t0 - performance.timeOrigin;
+      t.simOut = t1 - performance.timeOrigin;
       this.simCost.push(t1 - t0);
-      const t = this.#of(String(packet.order_id));
-      if (t) {
-        t.simIn = t0;
-        t.simOut = t1;
-      }
-    };
-    this.#stops.push(() => {
-      engine.insertOrder = original;
-    });
-    this.#stops.push(engine.subscribe((e) => {
-      if (e.kind !== "trade" || !e.patch.trades) return;
-      for (const trade of Object.values(e.patch.trades)) {
-        const symbol = `${trade.exchange_id}.${trade.instrument_id}`;
-        const id = this.#byBroker.get(trade.order_id);
-        if (id === undefined) continue;
-        let list = this.#fills.get(symbol);
-        if (!list) this.#fills.set(symbol, list = []);
-        list.push(id);
-      }
-    }));
+    }
+  }
+
+  /** Install every probe on a started service. */
+  async attach(service: Service): Promise<void> {
     // connector: the moment the send gate hands the order to tqsdk.
     const broker = service.broker!;
     const originalInsert = broker.insert.bind(broker);
@@ -333,34 +333,53 @@ export class PathProbe {
     this.#stops.push(() => {
       broker.insert = originalInsert;
     });
-    // connector: the broker's merged view of the order.
-    this.#stops.push(service.broker!.subscribe((e) => {
+    // connector: the broker's merged view of the order; its trades give the fill order per symbol.
+    this.#stops.push(broker.subscribe((e) => {
+      if (e.type === "trade") {
+        const id = this.#byBroker.get(e.trade.broker_order_id);
+        if (id === undefined) return;
+        let list = this.#fills.get(e.trade.symbol);
+        if (!list) this.#fills.set(e.trade.symbol, list = []);
+        list.push(id);
+        return;
+      }
       if (e.type !== "order" || e.order.status !== "FINISHED") return;
       const t = this.#of(e.order.broker_order_id);
       if (t && t.brokerFinished === undefined) t.brokerFinished = performance.now();
     }));
-    // order_history: a bench-only trigger on the throwaway database.
-    await sql.unsafe(`
-      create or replace function bench_notify_order() returns trigger language plpgsql as $$
-      begin perform pg_notify('bench_order', new.id || ' ' || new.status); return null; end $$;
-      create trigger bench_notify_order after insert or update on order_history
-        for each row execute function bench_notify_order();`);
-    const listener = await sql.listen("bench_order", (payload) => {
+    // order_history: the store's answers to the service's own writes (the COMMIT answered).
+    const store = service.store!;
+    const recordIntents = store.recordIntents;
+    const applyUpdates = store.applyUpdates;
+    store.recordIntents = async (intents) => {
+      const results = await recordIntents.call(store, intents);
       const now = performance.now();
-      const [id, status] = payload.split(" ");
-      const t = this.times.get(id);
-      if (!t) return;
-      if (status === "SUBMITTED" && t.submitted === undefined) t.submitted = now;
-      if (status === "FILLED" && t.filled === undefined) t.filled = now;
+      for (const r of results) {
+        const t = this.times.get(r.record.id);
+        if (t && r.outcome === "created" && r.record.status === "SUBMITTED") t.submitted ??= now;
+      }
+      return results;
+    };
+    store.applyUpdates = async (updates, options) => {
+      const results = await applyUpdates.call(store, updates, options);
+      const now = performance.now();
+      for (const r of results) {
+        const t = this.times.get(r.record.id);
+        if (t && r.event && r.record.status === "FILLED") t.filled ??= now;
+      }
+      return results;
+    };
+    this.#stops.push(() => {
+      store.recordIntents = recordIntents;
+      store.applyUpdates = applyUpdates;
     });
-    this.#stops.push(() => listener.unlisten());
     // Redis: MONITOR shows each SET with its value.
     const redis = new Redis({ host: "127.0.0.1", port: 6379 });
     const monitor = await redis.monitor();
     const prefix = positionKey(this.#portfolio, "");
-    monitor.on("monitor", (_time: string, args: string[]) => {
+    monitor.on("monitor", (time: string, args: string[]) => {
       if (args[0]?.toLowerCase() !== "set" || !args[1]?.startsWith(prefix)) return;
-      const now = performance.now();
+      const now = monitorTime(time);
       const symbol = args[1].slice(prefix.length);
       const value = Number(args[2]);
       const seen = this.#redisSeen.get(symbol) ?? 0;
@@ -393,6 +412,8 @@ export class PathProbe {
 /** A started in-process service with its probes and clients. */
 export interface BenchService {
   service: Service;
+  /** The sim exchange (its own process) the service trades on. */
+  sim: SimProcess;
   names: BenchNames;
   db: ServerDatabaseConfig;
   sql: postgres.Sql;
@@ -413,31 +434,52 @@ export async function withBenchService<T>(
   } = {},
 ): Promise<T> {
   const names = benchNames(tag);
-  return await withBenchDatabase(async (db) => {
-    const config = benchConfig(names, db, options);
-    await setupLogging(config.log);
-    const service = buildService(config, { leaseIntervalMs: 2000, quoteWaitMs: 2000 });
-    const start = async () => {
-      await service.lifecycle.start();
-      await until("broker ready", () => service.broker?.state().ready && service.lease?.held, 20_000, 20);
-    };
-    if (options.nodelay) await withNoDelayWebSocket(start);
-    else await start();
-    const sql = benchSql(db);
-    const pub = await publisher(names);
-    const probe = new PathProbe(names.portfolio);
-    try {
-      await probe.attach(service, sql);
-      return await fn({ service, names, db, sql, pub, probe });
-    } finally {
-      await probe.detach();
-      await service.lifecycle.stop();
-      await pub.close();
-      await sql.end();
-      await cleanupRedis(names.portfolio);
-      await shutdownLogging();
-    }
-  });
+  const sim = await startSimProcess({ clock: BENCH_SIM_CLOCK, balance: BENCH_SIM_BALANCE });
+  try {
+    return await withBenchDatabase((db) => runService(names, db, sim, fn, options));
+  } finally {
+    await sim.close();
+  }
+}
+
+async function runService<T>(
+  names: BenchNames,
+  db: ServerDatabaseConfig,
+  sim: SimProcess,
+  fn: (ctx: BenchService) => Promise<T>,
+  options: BenchConfigOptions & { nodelay?: boolean },
+): Promise<T> {
+  const config = benchConfig(names, db, { ...options, simUrl: sim.baseUrl });
+  await setupLogging(config.log);
+  const service = buildService(config, { leaseIntervalMs: 2000, quoteWaitMs: 2000 });
+  const start = async () => {
+    await service.lifecycle.start();
+    await until("broker ready", () => service.broker?.state().ready && service.lease?.held, 20_000, 20);
+  };
+  if (options.nodelay) await withNoDelayWebSocket(start);
+  else await start();
+  const sql = benchSql(db);
+  const pub = await publisher(names);
+  const probe = new PathProbe(names.portfolio);
+  try {
+    await probe.attach(service);
+    return await fn({ service, sim, names, db, sql, pub, probe });
+  } finally {
+    await probe.detach();
+    await service.lifecycle.stop();
+    await pub.close();
+    await sql.end();
+    await cleanupRedis(names.portfolio);
+    await shutdownLogging();
+  }
+}
+
+/**
+ * The time of a `MONITOR` line (the Redis server's clock, `seconds.microseconds`) on this process's
+ * `performance.now()` clock. Both read this machine's clock; the line itself may reach a busy process later.
+ */
+export function monitorTime(time: string): number {
+  return Number(time) * 1000 - performance.timeOrigin;
 }
 
 /** Sleep. */

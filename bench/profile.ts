@@ -99,8 +99,8 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
   });
 
   try {
-    return await withBenchService("prof", async ({ service, names, pub, probe }) => {
-      await setQuote(service, "SHFE.rb2605", 3500, 3501);
+    return await withBenchService("prof", async ({ sim, names, pub, probe }) => {
+      await setQuote(sim.baseUrl, "SHFE.rb2605", 3500, 3501);
       const warm = Array.from({ length: 200 }, (_, k) => `w-${k}`);
       await pace(warm.length, { ratePerS: 500 }, (k) => {
         probe.expect(warm[k]).publish = pub.publish(

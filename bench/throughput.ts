@@ -9,7 +9,16 @@
  */
 import amqp from "amqplib";
 import { startFloor } from "./floor.ts";
-import { AMQP_URL, buyRequest, pace, setQuote, sleep, until, withBenchService } from "./harness.ts";
+import {
+  AMQP_URL,
+  buyRequest,
+  floorExchange,
+  pace,
+  setQuote,
+  sleep,
+  until,
+  withBenchService,
+} from "./harness.ts";
 import { positionKey } from "../lib/sinks/redis_positions.ts";
 import { Redis } from "ioredis";
 import { BENCH_REDIS_DB } from "./harness.ts";
@@ -37,8 +46,8 @@ const SYMBOL = "SHFE.rb2610";
 
 /** Run the throughput benchmark; prints its table and returns the result. */
 export async function runThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
-  return await withBenchService("tput", async ({ service, names, sql, pub, probe }) => {
-    await setQuote(service, SYMBOL, 3400, 3401);
+  return await withBenchService("tput", async ({ sim, names, sql, pub, probe }) => {
+    await setQuote(sim.baseUrl, SYMBOL, 3400, 3401);
     // warm-up (not counted)
     const warm = Array.from({ length: 100 }, (_, k) => `w-${k}`);
     await pace(warm.length, { ratePerS: 500 }, (k) => {
@@ -47,12 +56,12 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     await until("warm-up", () => warm.every((id) => probe.times.get(id)?.filled !== undefined), 60_000);
     probe.reset();
 
-    const floor = await startFloor(sql);
+    const floor = await startFloor(sql, { exchange: floorExchange(sim) });
     let floorSeconds: number;
     try {
-      await floor.run(200, { ratePerS: 1000 });
+      await floor.run(200, { ratePerS: 1000 }, { symbol: SYMBOL, price: 3401 });
       const t0 = performance.now();
-      const ft = await floor.run(o.count, { burst: o.count, gapMs: 0 });
+      const ft = await floor.run(o.count, { burst: o.count, gapMs: 0 }, { symbol: SYMBOL, price: 3401 });
       floorSeconds = (Math.max(...ft.map((t) => t.redis!)) - t0) / 1000;
     } finally {
       await floor.close();
@@ -81,6 +90,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     }).filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
     const seconds = (finished[finished.length - 1] - t0) / 1000;
     const rate = finished.length / seconds;
+    await probe.collectSim(sim);
     // How fast orders reached the exchange, per tenth of the count (the day's order count grows).
     const atSimTimes = ids.map((id) => probe.times.get(id)?.simIn ?? NaN).filter((v) => !Number.isNaN(v))
       .sort((a, b) => a - b);
@@ -97,7 +107,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     const [{ filled }] = await sql`select count(*)::int as filled from order_history
       where portfolio_id = ${names.portfolio} and id like 't-%' and status = 'FILLED'`;
     const [{ trades }] = await sql`select count(*)::int as trades from trade where order_id like 't-%'`;
-    const account = await (await fetch(`${service.sim!.baseUrl}/sim/account?user=demo`)).json();
+    const account = await (await fetch(`${sim.baseUrl}/sim/account?user=demo`)).json();
     const atSim = Object.values(account.orders as Record<string, { instrument_id: string }>)
       .filter((x) => x.instrument_id === SYMBOL.split(".")[1]).length - warm.length;
     const redis = new Redis({ host: "127.0.0.1", port: 6379, db: BENCH_REDIS_DB });

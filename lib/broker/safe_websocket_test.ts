@@ -1,12 +1,18 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { createSafeWebSocketClass, sanitiseFrame, stripDangerousKeys } from "./safe_websocket.ts";
+import {
+  createSafeWebSocketClass,
+  FRAME_EXPRESSION,
+  hasNonJsonNumber,
+  sanitiseFrame,
+  stripDangerousKeys,
+} from "./safe_websocket.ts";
 
 Deno.test("sanitiseFrame passes DIFF frames through as strict JSON", () => {
   const r = sanitiseFrame(
     '{"aid":"rtn_data","data":[{"quotes":{"SHFE.rb2605":{"last_price":NaN,"close":"-"}}}]}',
   );
-  assert("text" in r);
-  assertEquals(JSON.parse(r.text), {
+  assert("frame" in r);
+  assertEquals(r.frame, {
     aid: "rtn_data",
     data: [{ quotes: { "SHFE.rb2605": { last_price: null, close: "-" } } }],
   });
@@ -24,13 +30,62 @@ Deno.test("sanitiseFrame removes prototype-polluting keys at every depth", () =>
     '{"aid":"rtn_data","data":[{"__proto__":{"x":1},"trade":{"u":{"constructor":{"prototype":{"y":2}},' +
     '"orders":{"o1":{"__proto__":{"z":3},"status":"ALIVE"}}}}}]}';
   const r = sanitiseFrame(raw);
-  assert("text" in r);
-  assertEquals(JSON.parse(r.text), {
+  assert("frame" in r);
+  assertEquals(r.frame, {
     aid: "rtn_data",
     data: [{ trade: { u: { orders: { o1: { status: "ALIVE" } } } } }],
   });
-  assert(!r.text.includes("__proto__") && !r.text.includes("constructor"));
+  const text = JSON.stringify(r.frame);
+  assert(!text.includes("__proto__") && !text.includes("constructor"));
   assertEquals(({} as Record<string, unknown>).x, undefined);
+});
+
+Deno.test("SafeWebSocket hands the library the parsed frame, not its text; the hooks keep their own copy", async () => {
+  const notify = { "n-1": { type: "MESSAGE", level: "INFO", code: 406, content: "成交" } };
+  const sent = {
+    aid: "rtn_data",
+    data: [{ notify }, { trade: { u: { orders: { o1: { status: "ALIVE" } } } } }],
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => socket.send(JSON.stringify(sent));
+    return response;
+  });
+  let seenData = "";
+  let merged: Record<string, unknown> | null = null;
+  let ws: { close(): void } | null = null;
+  await new Promise<void>((resolve) => {
+    const Cls = createSafeWebSocketClass({ onMerged: (_url, frame) => (merged = frame, resolve()) });
+    const socket = new Cls(`ws://127.0.0.1:${server.addr.port}/`);
+    socket.onmessage = (ev) => {
+      seenData = ev.data;
+      // what tqsdk does with it: evaluate, take the notifies out of `data`, add fields to each notify
+      // deno-lint-ignore no-eval
+      const payload = eval("(" + ev.data + ")");
+      const item = payload.data.splice(0, 1)[0];
+      Object.assign(item.notify["n-1"], { bid: "sim", user_id: "u" });
+    };
+    ws = socket;
+  });
+  ws!.close();
+  await new Promise((r) => setTimeout(r, 50));
+  await server.shutdown();
+  assertEquals(seenData, FRAME_EXPRESSION, "the library evaluates a fixed expression, not the frame's text");
+  assertEquals(
+    merged,
+    sent,
+    "the hooks' frame is as received: the library's splice and additions hit its copy",
+  );
+  // deno-lint-ignore no-eval
+  assertEquals(eval("(" + FRAME_EXPRESSION + ")"), undefined, "nothing is left for a later evaluation");
+});
+
+Deno.test("hasNonJsonNumber finds the numbers a JSON text cannot carry, at any depth", () => {
+  const v = JSON.parse('{"a":1,"b":[2.5,{"c":"1e400"}]}');
+  assertEquals(hasNonJsonNumber(v), false);
+  assertEquals(hasNonJsonNumber(JSON.parse('{"b":[0,{"c":1e400}]}')), true);
+  assertEquals(hasNonJsonNumber(JSON.parse('{"b":[-1e400]}')), true);
+  assertEquals(hasNonJsonNumber(JSON.parse('{"b":{"c":-0}}')), true);
 });
 
 Deno.test("stripDangerousKeys keeps ordinary data intact", () => {
@@ -63,7 +118,9 @@ Deno.test("SafeWebSocket calls onMerged after the handler and contains handler e
     });
     const ws = new Cls(`ws://127.0.0.1:${server.addr.port}/`);
     ws.onmessage = (ev) => {
-      const n = JSON.parse(ev.data).data[0].n;
+      // as tqsdk reads a message event
+      // deno-lint-ignore no-eval
+      const n = eval("(" + ev.data + ")").data[0].n;
       events.push(`handler ${n}`);
       if (n === 2) throw new Error("handler broke");
     };

@@ -30,7 +30,6 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import type { RedisConfig } from "../config.ts";
 import type { AccountView, PositionView } from "../broker/types.ts";
 import { getLogger } from "../log.ts";
@@ -138,7 +137,7 @@ export class RedisPositionWriter {
   #pendingSymbols = new Set<string>();
   #pendingAccount = false;
   #pendingFull = false;
-  #scheduled: ReturnType<typeof setImmediate> | undefined;
+  #scheduled = false;
   #inFlight: Promise<void> | null = null;
   #idleWaiters: (() => void)[] = [];
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
@@ -222,7 +221,7 @@ export class RedisPositionWriter {
 
   /** Resolve once nothing is scheduled or in flight. */
   flushed(): Promise<void> {
-    if (this.#scheduled === undefined && this.#inFlight === null) return Promise.resolve();
+    if (!this.#scheduled && this.#inFlight === null) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -270,10 +269,13 @@ export class RedisPositionWriter {
   }
 
   #schedule(): void {
-    if (this.#scheduled !== undefined || this.#inFlight !== null) return;
-    // After the current I/O callbacks (every event of the frame being handled), without a timer's ~1 ms.
-    this.#scheduled = setImmediate(() => {
-      this.#scheduled = undefined;
+    if (this.#scheduled || this.#inFlight !== null) return;
+    // A microtask: after every event of the frame being handled (the broker emits them in one synchronous
+    // run), and before the order store's batch of the same frame is built, so the position is on its way
+    // to Redis first. Frames that arrive while a write is in flight go together in the next one.
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
       this.#inFlight = this.#flush().finally(() => {
         this.#inFlight = null;
         if (this.#pendingFull || this.#pendingAccount || this.#pendingSymbols.size > 0) this.#schedule();

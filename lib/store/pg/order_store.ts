@@ -231,6 +231,22 @@ function toOrder(r: Row): OrderRecord {
   };
 }
 
+/**
+ * The record of an `order_history` row just inserted from `row` (an intent row: every column it lacks has
+ * its default), as {@link toOrder} would read it back; `created_at` as written (`updated_at` is the same).
+ */
+function newOrderRecord(row: Row, createdAt: string): OrderRecord {
+  return toOrder({
+    filled_quantity: 0,
+    avg_fill_price: null,
+    exchange_order_id: null,
+    last_msg: null,
+    ...row,
+    created_at: createdAt,
+    updated_at: createdAt,
+  });
+}
+
 function toEvent(r: Row): OrderEventRecord {
   return {
     portfolio_id: r.portfolio_id as string,
@@ -940,21 +956,33 @@ export class OrderStore {
     intents: readonly NewOrder[],
     rows: (Row & { id: string })[],
   ): Promise<Map<string, OrderRecord>> {
-    const events = intents.flatMap((intent, i) =>
-      intent.events.map((e, k) => ({ id: rows[i].id, seq: k + 1, status: e.status, msg: msgText(e.msg) }))
+    // The events as four parallel arrays (cheaper to send and unpack than a JSON document).
+    const ids: string[] = [];
+    const seqs: number[] = [];
+    const statuses: string[] = [];
+    const msgs: (string | null)[] = [];
+    intents.forEach((intent, i) =>
+      intent.events.forEach((e, k) => {
+        ids.push(rows[i].id);
+        seqs.push(k + 1);
+        statuses.push(e.status);
+        msgs.push(msgText(e.msg));
+      })
     );
     const sql = this.#sql;
     let inserted: Row[];
     try {
+      // Only the timestamps come back: every other column of a new row is what was sent or its default.
       inserted = await sql`
         with ins as (
           insert into order_history ${sql(rows)}
           on conflict (portfolio_id, id) do nothing
-          returning ${sql.unsafe(ORDER_COLUMNS)}
+          returning id, to_char(created_at at time zone 'UTC', ${sql.unsafe(ISO)}) as created_at
         ), ev as (
           insert into order_event (portfolio_id, id, seq, status, msg)
           select ${this.#portfolioId}, e.id, e.seq, e.status, e.msg
-          from jsonb_to_recordset(${sql.json(events)}::jsonb) as e(id text, seq int, status text, msg text)
+          from unnest(${sql.array(ids)}::text[], ${sql.array(seqs)}::int[], ${sql.array(statuses)}::text[],
+            ${sql.array(msgs as string[])}::text[]) as e(id, seq, status, msg)
           where e.id in (select id from ins)
         )
         select * from ins`;
@@ -968,7 +996,11 @@ export class OrderStore {
         { orderId: failing?.id ?? (rows.length === 1 ? rows[0].id : null), cause: err },
       );
     }
-    return new Map(inserted.map((r) => [r.id as string, toOrder(r)]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return new Map(inserted.map((r) => {
+      const id = r.id as string;
+      return [id, newOrderRecord(byId.get(id)!, r.created_at as string)];
+    }));
   }
 
   async #transaction<T>(what: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
