@@ -2,7 +2,8 @@
  * Order latency: RabbitMQ publish → `insert_order` on the sim's socket → the connector has the sim's
  * answer → `order_history` row FILLED (committed) → Redis position including the fill. Marketable 1-lot
  * orders (each fills at once), at a steady rate and in bursts, next to the raw floor (`floor.ts`) measured
- * in the same run with the same pacing and count.
+ * in the same run with the same pacing and count: the two take turns by blocks (one second of the steady
+ * rate, or one burst), so both meet the same machine.
  *
  * @module
  */

@@ -137,6 +137,15 @@ Object.defineProperty(globalThis, DELIVERY_GLOBAL, { value: delivery, enumerable
  */
 export const FRAME_EXPRESSION = `globalThis.${DELIVERY_GLOBAL}.frame`;
 
+/** A data element carrying notifies, with each notify copied (their fields are plain values). */
+function notifyCopy(item: Record<string, unknown>): Record<string, unknown> {
+  const notify: Record<string, unknown> = {};
+  for (const [key, n] of Object.entries(item.notify as Record<string, unknown>)) {
+    notify[key] = isPlainObject(n) ? { ...n } : n;
+  }
+  return { ...item, notify };
+}
+
 /**
  * The library's own copy of a parsed frame (the hooks keep the frame as parsed, e.g. an overflowing lot
  * count as `Infinity`, to report it). tqsdk takes `notify` elements out of `data` (splice) and adds fields
@@ -148,7 +157,7 @@ function libraryCopy(frame: Record<string, unknown>): Record<string, unknown> {
   if (!Array.isArray(frame.data)) return { ...frame };
   return {
     ...frame,
-    data: frame.data.map((item) => isPlainObject(item) && "notify" in item ? structuredClone(item) : item),
+    data: frame.data.map((item) => isPlainObject(item) && isPlainObject(item.notify) ? notifyCopy(item) : item),
   };
 }
 
