@@ -157,7 +157,9 @@ function libraryCopy(frame: Record<string, unknown>): Record<string, unknown> {
   if (!Array.isArray(frame.data)) return { ...frame };
   return {
     ...frame,
-    data: frame.data.map((item) => isPlainObject(item) && isPlainObject(item.notify) ? notifyCopy(item) : item),
+    data: frame.data.map((item) =>
+      isPlainObject(item) && isPlainObject(item.notify) ? notifyCopy(item) : item
+    ),
   };
 }
 
