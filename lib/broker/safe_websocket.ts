@@ -30,6 +30,19 @@ const DANGEROUS_KEYS: ReadonlySet<string> = new Set([
   ...Object.getOwnPropertyNames(Object.prototype),
 ]);
 
+/**
+ * Also removed inside an object under a key named `data`: tqsdk's merge makes its target for such a key an
+ * array (K-line series), so there the names an array inherits (`map`, `forEach`, `length`, …) would reach
+ * the shared built-ins in the same way.
+ */
+const ARRAY_KEYS: ReadonlySet<string> = new Set([
+  ...DANGEROUS_KEYS,
+  ...Object.getOwnPropertyNames(Array.prototype),
+]);
+
+/** Deepest nesting accepted (a DIFF frame nests about 8 levels; K-line series 9). */
+export const MAX_FRAME_DEPTH = 32;
+
 /** Largest frame accepted (bytes of text); larger frames are dropped and reported. */
 export const MAX_FRAME_CHARS = 64 * 1024 * 1024;
 
@@ -75,33 +88,54 @@ export interface SafeWebSocketClass {
   readonly CLOSED: 3;
 }
 
-/**
- * Remove prototype-polluting keys at every depth, in place, and return the value. Objects keep only own
- * enumerable data, as JSON.parse made them.
- */
-export function stripDangerousKeys<T>(value: T): T {
-  if (Array.isArray(value)) {
-    for (const item of value) stripDangerousKeys(item);
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      if (DANGEROUS_KEYS.has(key)) delete value[key];
-      else stripDangerousKeys(value[key]);
-    }
-  }
-  return value;
+/** What {@linkcode cleanFrame} found. */
+export interface FrameCheck {
+  /** Nesting depth (the frame itself is 1; primitives do not count). */
+  depth: number;
+  /**
+   * The library must get a JSON copy, not the frame itself: it holds a number a JSON text cannot carry
+   * (`1e400` parses to `Infinity`, `-0` stays `-0`; a text would have made them `null` and `0`), or an
+   * array besides the frame's `data` list (tqsdk's merge keeps arrays by reference and marks them).
+   */
+  needsJsonCopy: boolean;
 }
 
 /**
- * Whether a parsed value holds a number a JSON text cannot carry: `1e400` parses to `Infinity`, and `-0`
- * stays `-0`. A JSON text would have made them `null` and `0`; the library is given exactly that.
+ * Make a parsed frame inert, in place, in one walk without recursion (a hostile frame may nest deeply):
+ * prototype-polluting keys are removed at every depth (and array-inherited names under `data` keys). Stops
+ * early once deeper than {@linkcode MAX_FRAME_DEPTH}. Objects keep only own enumerable data, as JSON.parse
+ * made them.
  */
-export function hasNonJsonNumber(value: unknown): boolean {
-  if (typeof value === "number") return !Number.isFinite(value) || Object.is(value, -0);
-  if (Array.isArray(value)) return value.some(hasNonJsonNumber);
-  if (isPlainObject(value)) {
-    for (const key in value) if (hasNonJsonNumber(value[key])) return true;
+export function cleanFrame(frame: unknown): FrameCheck {
+  const stack: [value: unknown, depth: number, arrayTarget: boolean][] = [[frame, 1, false]];
+  const check: FrameCheck = { depth: 0, needsJsonCopy: false };
+  while (stack.length > 0) {
+    const [value, depth, arrayTarget] = stack.pop()!;
+    if (typeof value === "number") {
+      if (!Number.isFinite(value) || Object.is(value, -0)) check.needsJsonCopy = true;
+      continue;
+    }
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > check.depth) check.depth = depth;
+    if (depth > MAX_FRAME_DEPTH) return check;
+    if (Array.isArray(value)) {
+      if (!(depth === 2 && (frame as Record<string, unknown>).data === value)) check.needsJsonCopy = true;
+      for (const item of value) stack.push([item, depth + 1, false]);
+    } else if (isPlainObject(value)) {
+      const forbidden = arrayTarget ? ARRAY_KEYS : DANGEROUS_KEYS;
+      for (const key of Object.keys(value)) {
+        if (forbidden.has(key)) delete value[key];
+        else stack.push([value[key], depth + 1, key === "data" && depth > 1]);
+      }
+    }
   }
-  return false;
+  return check;
+}
+
+/** {@linkcode cleanFrame} of a value, returning the value. */
+export function stripDangerousKeys<T>(value: T): T {
+  cleanFrame(value);
+  return value;
 }
 
 /**
@@ -110,7 +144,7 @@ export function hasNonJsonNumber(value: unknown): boolean {
  */
 export function sanitiseFrame(
   raw: string,
-): { frame: Record<string, unknown> } | { reason: string } {
+): { frame: Record<string, unknown>; needsJsonCopy: boolean } | { reason: string } {
   if (raw.length > MAX_FRAME_CHARS) {
     return { reason: `frame of ${raw.length} chars exceeds ${MAX_FRAME_CHARS}` };
   }
@@ -122,14 +156,23 @@ export function sanitiseFrame(
   }
   if (!isPlainObject(parsed)) return { reason: "frame is not a JSON object" };
   if (typeof parsed.aid !== "string") return { reason: "frame has no aid" };
-  stripDangerousKeys(parsed);
-  return { frame: parsed };
+  const check = cleanFrame(parsed);
+  if (check.depth > MAX_FRAME_DEPTH) return { reason: `frame nested deeper than ${MAX_FRAME_DEPTH} levels` };
+  return { frame: parsed, needsJsonCopy: check.needsJsonCopy };
 }
 
 /** Where the frame being delivered waits while the library's `onmessage` runs (one at a time: synchronous). */
-const delivery: { frame: unknown } = { frame: undefined };
 const DELIVERY_GLOBAL = "__tqsdkBrokerConnectDelivery";
-Object.defineProperty(globalThis, DELIVERY_GLOBAL, { value: delivery, enumerable: false });
+const delivery: { frame: unknown } = deliverySlot();
+
+function deliverySlot(): { frame: unknown } {
+  const g = globalThis as Record<string, unknown>;
+  // A second copy of this module (another import URL) shares the slot: deliveries are synchronous.
+  if (Object.hasOwn(g, DELIVERY_GLOBAL)) return g[DELIVERY_GLOBAL] as { frame: unknown };
+  const slot = { frame: undefined };
+  Object.defineProperty(globalThis, DELIVERY_GLOBAL, { value: slot, enumerable: false });
+  return slot;
+}
 
 /**
  * The `data` of every message event the library gets: tqsdk evaluates `'(' + data + ')'`, which reads the
@@ -137,11 +180,12 @@ Object.defineProperty(globalThis, DELIVERY_GLOBAL, { value: delivery, enumerable
  */
 export const FRAME_EXPRESSION = `globalThis.${DELIVERY_GLOBAL}.frame`;
 
-/** A data element carrying notifies, with each notify copied (their fields are plain values). */
+/** A data element carrying notifies, with each notify copied (a notify's fields are plain values). */
 function notifyCopy(item: Record<string, unknown>): Record<string, unknown> {
+  if (!isPlainObject(item.notify)) return structuredClone(item);
   const notify: Record<string, unknown> = {};
-  for (const [key, n] of Object.entries(item.notify as Record<string, unknown>)) {
-    notify[key] = isPlainObject(n) ? { ...n } : n;
+  for (const [key, n] of Object.entries(item.notify)) {
+    notify[key] = isPlainObject(n) ? { ...n } : structuredClone(n);
   }
   return { ...item, notify };
 }
@@ -150,16 +194,15 @@ function notifyCopy(item: Record<string, unknown>): Record<string, unknown> {
  * The library's own copy of a parsed frame (the hooks keep the frame as parsed, e.g. an overflowing lot
  * count as `Infinity`, to report it). tqsdk takes `notify` elements out of `data` (splice) and adds fields
  * to each notify, so those parts are copied; the rest it only reads (its merge copies values into its own
- * tree). A frame with a number JSON cannot carry goes as its JSON text would: through a JSON round trip.
+ * tree). A frame that needs it ({@linkcode FrameCheck.needsJsonCopy}) goes as its JSON text would: through
+ * a JSON round trip.
  */
-function libraryCopy(frame: Record<string, unknown>): Record<string, unknown> {
-  if (hasNonJsonNumber(frame)) return JSON.parse(JSON.stringify(frame));
+function libraryCopy(frame: Record<string, unknown>, needsJsonCopy: boolean): Record<string, unknown> {
+  if (needsJsonCopy) return JSON.parse(JSON.stringify(frame));
   if (!Array.isArray(frame.data)) return { ...frame };
   return {
     ...frame,
-    data: frame.data.map((item) =>
-      isPlainObject(item) && isPlainObject(item.notify) ? notifyCopy(item) : item
-    ),
+    data: frame.data.map((item) => isPlainObject(item) && "notify" in item ? notifyCopy(item) : item),
   };
 }
 
@@ -198,13 +241,21 @@ export function createSafeWebSocketClass(hooks: SafeWebSocketHooks = {}): SafeWe
           return;
         }
         const text = rawDataText(data);
-        const result = sanitiseFrame(text);
+        let result: ReturnType<typeof sanitiseFrame>;
+        let copy: Record<string, unknown> | undefined;
+        try {
+          result = sanitiseFrame(text);
+          if (!("reason" in result)) copy = libraryCopy(result.frame, result.needsJsonCopy);
+        } catch (e) {
+          // Never expected (the checks walk without recursion); an exception here would end the process.
+          result = { reason: `frame could not be checked: ${(e as Error).message}` };
+        }
         if ("reason" in result) {
           hooks.onBadFrame?.(url, result.reason, text.slice(0, 200));
           return;
         }
         hooks.onFrame?.(url, result.frame);
-        delivery.frame = libraryCopy(result.frame);
+        delivery.frame = copy;
         try {
           this.onmessage?.({ data: FRAME_EXPRESSION });
         } catch (e) {

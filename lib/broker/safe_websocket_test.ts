@@ -1,8 +1,9 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
+  cleanFrame,
   createSafeWebSocketClass,
   FRAME_EXPRESSION,
-  hasNonJsonNumber,
+  MAX_FRAME_DEPTH,
   sanitiseFrame,
   stripDangerousKeys,
 } from "./safe_websocket.ts";
@@ -80,12 +81,39 @@ Deno.test("SafeWebSocket hands the library the parsed frame, not its text; the h
   assertEquals(eval("(" + FRAME_EXPRESSION + ")"), undefined, "nothing is left for a later evaluation");
 });
 
-Deno.test("hasNonJsonNumber finds the numbers a JSON text cannot carry, at any depth", () => {
-  const v = JSON.parse('{"a":1,"b":[2.5,{"c":"1e400"}]}');
-  assertEquals(hasNonJsonNumber(v), false);
-  assertEquals(hasNonJsonNumber(JSON.parse('{"b":[0,{"c":1e400}]}')), true);
-  assertEquals(hasNonJsonNumber(JSON.parse('{"b":[-1e400]}')), true);
-  assertEquals(hasNonJsonNumber(JSON.parse('{"b":{"c":-0}}')), true);
+Deno.test("cleanFrame: numbers JSON cannot carry, and arrays besides `data`, call for a JSON copy", () => {
+  const plain = JSON.parse('{"aid":"rtn_data","data":[{"a":1,"b":{"c":"1e400"}}]}');
+  assertEquals(cleanFrame(plain), { depth: 4, needsJsonCopy: false });
+  for (
+    const raw of [
+      '{"aid":"rtn_data","data":[{"c":1e400}]}',
+      '{"aid":"rtn_data","data":[{"c":-1e400}]}',
+      '{"aid":"rtn_data","data":[{"c":-0}]}',
+      '{"aid":"rtn_data","data":[{"c":[1,2]}]}',
+      '{"aid":"rtn_brokers","brokers":["sim"]}',
+    ]
+  ) {
+    assertEquals(cleanFrame(JSON.parse(raw)).needsJsonCopy, true, raw);
+  }
+});
+
+Deno.test("sanitiseFrame refuses a frame nested too deeply, without a stack overflow", () => {
+  for (const [open, close] of [["[", "]"], ['{"x":', "}"]]) {
+    const raw = `{"aid":"rtn_data","data":[{"x":${open.repeat(20_000)}1${close.repeat(20_000)}}]}`;
+    const r = sanitiseFrame(raw);
+    assert("reason" in r && r.reason.includes(`deeper than ${MAX_FRAME_DEPTH}`), open);
+  }
+  const ok = `{"aid":"rtn_data","data":[{"x":${'{"y":'.repeat(20)}1${"}".repeat(20)}}]}`;
+  assert("frame" in sanitiseFrame(ok));
+});
+
+Deno.test("cleanFrame: under a `data` key (an array in tqsdk's tree) array-inherited names are removed", () => {
+  const v = JSON.parse(
+    '{"aid":"rtn_data","data":[{"k":{"data":{"map":{"x":1},"forEach":{"call":"boom"},"5":{"o":1}}}}]}',
+  );
+  cleanFrame(v);
+  assertEquals(v, { aid: "rtn_data", data: [{ k: { data: { "5": { o: 1 } } } }] });
+  assertEquals(typeof Array.prototype.forEach.call, "function");
 });
 
 Deno.test("stripDangerousKeys keeps ordinary data intact", () => {

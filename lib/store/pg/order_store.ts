@@ -198,7 +198,9 @@ type Row = Record<string, unknown>;
 type Tx = postgres.TransactionSql<{ int8: number }>;
 
 function numOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return n === 0 ? 0 : n; // -0 reads back from PostgreSQL as 0
 }
 
 /** An `order_history` row (selected with {@link ORDER_COLUMNS}) as an {@link OrderRecord}. */

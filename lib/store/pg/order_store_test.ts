@@ -263,6 +263,35 @@ Deno.test("recordIntents: a refused request with values the columns cannot hold 
       ["SHFE.rb2605", null, "OPEN", null, null, "LIMIT", null, null],
     );
     assertEquals((await eventsOf(sql, "weird")).map((e) => e[1]), ["REJECTED"]);
+    // the record returned is the row as read back, to the last column
+    assertEquals(x, (await store.getOrder("weird"))!.record);
+  });
+});
+
+Deno.test("recordIntents: the records returned are the rows as read back (prices, nulls, -0, defaults)", async () => {
+  await withStore(async (store) => {
+    const intents = [
+      submitted("p1", "h1", { limit_price: 0.1 + 0.2 }),
+      submitted("p2", "h2", { limit_price: 1e21 }),
+      submitted("p3", "h3", { price_type: "ANY", limit_price: undefined }),
+      {
+        ...submitted("p4", "h4", { limit_price: -0 }),
+        status: "REJECTED" as const,
+        broker_order_id: null,
+        reject_reason: "PRICE: not above 0",
+        events: [{
+          status: "REJECTED" as const,
+          msg: { event: "refused", note: 'a "quoted" \\ \u2028 text' },
+        }],
+      },
+    ];
+    const results = await store.recordIntents(intents);
+    for (const r of results) {
+      assertEquals(r.outcome, "created");
+      const back = (await store.getOrder(r.record.id))!;
+      assertEquals(r.record, back.record, r.record.id);
+      assert(back.events.length >= 1);
+    }
   });
 });
 
