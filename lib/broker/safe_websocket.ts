@@ -162,7 +162,8 @@ export function sanitiseFrame(
 }
 
 /** Where the frame being delivered waits while the library's `onmessage` runs (one at a time: synchronous). */
-const DELIVERY_GLOBAL = "__tqsdkBrokerConnectDelivery";
+/** The global property holding the frame being delivered (`{ frame }`); {@linkcode FRAME_EXPRESSION} reads it. */
+export const DELIVERY_GLOBAL = "__tqsdkBrokerConnectDelivery";
 const delivery: { frame: unknown } = deliverySlot();
 
 function deliverySlot(): { frame: unknown } {

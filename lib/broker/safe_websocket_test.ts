@@ -2,11 +2,23 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import {
   cleanFrame,
   createSafeWebSocketClass,
+  DELIVERY_GLOBAL,
   FRAME_EXPRESSION,
   MAX_FRAME_DEPTH,
   sanitiseFrame,
   stripDangerousKeys,
 } from "./safe_websocket.ts";
+
+/**
+ * What tqsdk's `eval('(' + data + ')')` of a message's `data` yields, without evaluating anything: the data
+ * must be {@linkcode FRAME_EXPRESSION}, the frame in the delivery slot. (The real tqsdk reads it in
+ * tests/broker/.)
+ */
+function libraryRead(data: string): unknown {
+  assertEquals(data, FRAME_EXPRESSION);
+  assertEquals(FRAME_EXPRESSION, `globalThis.${DELIVERY_GLOBAL}.frame`);
+  return (globalThis as unknown as Record<string, { frame: unknown }>)[DELIVERY_GLOBAL].frame;
+}
 
 Deno.test("sanitiseFrame passes DIFF frames through as strict JSON", () => {
   const r = sanitiseFrame(
@@ -60,9 +72,8 @@ Deno.test("SafeWebSocket hands the library the parsed frame, not its text; the h
     const socket = new Cls(`ws://127.0.0.1:${server.addr.port}/`);
     socket.onmessage = (ev) => {
       seenData = ev.data;
-      // what tqsdk does with it: evaluate, take the notifies out of `data`, add fields to each notify
-      // deno-lint-ignore no-eval
-      const payload = eval("(" + ev.data + ")");
+      // what tqsdk does with it: evaluate (read the slot), take the notifies out of `data`, add fields to each
+      const payload = libraryRead(ev.data) as { data: { notify: Record<string, object> }[] };
       const item = payload.data.splice(0, 1)[0];
       Object.assign(item.notify["n-1"], { bid: "sim", user_id: "u" });
     };
@@ -77,8 +88,7 @@ Deno.test("SafeWebSocket hands the library the parsed frame, not its text; the h
     sent,
     "the hooks' frame is as received: the library's splice and additions hit its copy",
   );
-  // deno-lint-ignore no-eval
-  assertEquals(eval("(" + FRAME_EXPRESSION + ")"), undefined, "nothing is left for a later evaluation");
+  assertEquals(libraryRead(FRAME_EXPRESSION), undefined, "nothing is left for a later evaluation");
 });
 
 Deno.test("cleanFrame: numbers JSON cannot carry, and arrays besides `data`, call for a JSON copy", () => {
@@ -147,8 +157,7 @@ Deno.test("SafeWebSocket calls onMerged after the handler and contains handler e
     const ws = new Cls(`ws://127.0.0.1:${server.addr.port}/`);
     ws.onmessage = (ev) => {
       // as tqsdk reads a message event
-      // deno-lint-ignore no-eval
-      const n = eval("(" + ev.data + ")").data[0].n;
+      const n = (libraryRead(ev.data) as { data: { n: number }[] }).data[0].n;
       events.push(`handler ${n}`);
       if (n === 2) throw new Error("handler broke");
     };
