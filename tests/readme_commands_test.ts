@@ -12,7 +12,7 @@ import {
   cleanupRedis,
   eventually,
   rabbitPublisher,
-  simControl,
+  setBook,
   startTestService,
   TEST_REDIS_DB,
   testConfig,
@@ -95,14 +95,7 @@ Deno.test({
       const sql = testSql(db);
       try {
         await eventually("broker ready", () => service.broker?.state().ready);
-        await simControl(service, "/sim/quote", {
-          symbol: "SHFE.rb2605",
-          bid_price1: 3500,
-          ask_price1: 3501,
-          last_price: 3500,
-          upper_limit: 4000,
-          lower_limit: 3000,
-        });
+        await setBook(service);
         const env = {
           PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
           PORTFOLIO: names.portfolio,

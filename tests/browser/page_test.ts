@@ -14,7 +14,7 @@
 import { chromium } from "playwright-core";
 import { assert, assertEquals } from "../assert.ts";
 import { withTestDatabase } from "../helpers/pg.ts";
-import { eventually, simControl, startTestService, testConfig, testNames } from "../helpers/service.ts";
+import { eventually, setBook, startTestService, testConfig, testNames } from "../helpers/service.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = (() => {
@@ -98,14 +98,7 @@ Deno.test({
         );
         await page.waitForSelector("#acct-balance");
 
-        await simControl(service, "/sim/quote", {
-          symbol: "SHFE.rb2605",
-          bid_price1: 3500,
-          ask_price1: 3501,
-          last_price: 3500,
-          upper_limit: 4000,
-          lower_limit: 3000,
-        });
+        await setBook(service);
         // an order that fills at once: its fill arrives over /ws and the position row appears
         await page.fill("#order-form input[name=symbol]", "SHFE.rb2605");
         await page.selectOption("#order-form select[name=direction]", "BUY");

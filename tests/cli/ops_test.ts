@@ -4,7 +4,7 @@
  */
 import { assertEquals, assertMatch } from "../assert.ts";
 import { withTestDatabase } from "../helpers/pg.ts";
-import { eventually, simControl, startTestService, testConfig, testNames } from "../helpers/service.ts";
+import { eventually, setBook, startTestService, testConfig, testNames } from "../helpers/service.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const TOKEN = "cli-" + crypto.randomUUID();
@@ -29,14 +29,7 @@ Deno.test("cli ops: submit, orders, positions, cancel and kill-switch against a 
     const service = await startTestService(config);
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await simControl(service, "/sim/quote", {
-        symbol: "SHFE.rb2605",
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       const url = service.http!.url;
       const common = ["--url", url, "--portfolio", names.portfolio];
       // the token from the environment, as ops would export it

@@ -11,6 +11,7 @@ import {
   apiUrl,
   cleanupRedis,
   eventually,
+  setBook,
   startTestService,
   testNames,
   testRedis,
@@ -18,7 +19,7 @@ import {
 } from "../helpers/service.ts";
 import { assertAudit } from "./audit.ts";
 import { type CorpusEntry, generateCorpus } from "./corpus.ts";
-import { faultConfig, ReliablePublisher, setBook, SHARED_RABBIT_URL } from "./harness.ts";
+import { faultConfig, ReliablePublisher, SHARED_RABBIT_URL } from "./harness.ts";
 import type { Service } from "../../lib/service.ts";
 
 const SEED = 20251224;
@@ -101,7 +102,7 @@ Deno.test("corpus: 500+ hostile bodies over REST and RabbitMQ are refused clearl
         "ready and consuming",
         () => service.broker?.state().ready && service.intake?.state().consuming,
       );
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       // quotes of the other symbols the rule entries may name are not needed: unknown ones have none
       const rest = generateCorpus({ seed: SEED, portfolioId: names.portfolio, idPrefix: "r" });
       const amqp = generateCorpus({ seed: SEED + 1, portfolioId: names.portfolio, idPrefix: "q" });

@@ -14,6 +14,7 @@ import {
   api,
   cleanupRedis,
   eventually,
+  setBook,
   simControl,
   startTestService,
   testNames,
@@ -21,14 +22,7 @@ import {
   testSql,
 } from "../helpers/service.ts";
 import { assertAudit } from "./audit.ts";
-import {
-  burstOrder,
-  faultConfig,
-  ReliablePublisher,
-  setBook,
-  SHARED_RABBIT_URL,
-  waitSettled,
-} from "./harness.ts";
+import { burstOrder, faultConfig, ReliablePublisher, SHARED_RABBIT_URL, waitSettled } from "./harness.ts";
 
 Deno.test("fault: duplicate deliveries (RabbitMQ ×3, REST, doubled broker frames) place each order once", async () => {
   const names = testNames("fdup");
@@ -43,7 +37,7 @@ Deno.test("fault: duplicate deliveries (RabbitMQ ×3, REST, doubled broker frame
         "ready and consuming",
         () => service.broker?.state().ready && service.intake?.state().consuming,
       );
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       await simControl(service, "/sim/faults", { duplicate: true });
       const rest: Promise<{ status: number }>[] = [];
       for (let i = 0; i < total; i++) {
@@ -98,7 +92,7 @@ Deno.test("fault: a slow consumer with a full prefetch holds at most `prefetch` 
         "ready and consuming",
         () => service.broker?.state().ready && service.intake?.state().consuming,
       );
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       let maxInFlight = 0;
       let maxDepth = 0;
       let stalled!: () => void;

@@ -12,6 +12,7 @@ import { withTestDatabase } from "../helpers/pg.ts";
 import {
   cleanupRedis,
   eventually,
+  setBook,
   simControl,
   startTestService,
   testNames,
@@ -24,7 +25,6 @@ import {
   faultConfig,
   ReliablePublisher,
   rowCount,
-  setBook,
   SHARED_RABBIT_URL,
   waitSettled,
 } from "./harness.ts";
@@ -42,7 +42,7 @@ Deno.test("fault: the trade socket dropped mid-insert during a burst — UNKNOWN
         "ready and consuming",
         () => service.broker?.state().ready && service.intake?.state().consuming,
       );
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       for (let i = 0; i < total; i++) {
         if (i === 20) await simControl(service, "/sim/faults", { insert_faults: ["drop_after"] });
         if (i === 50) {
@@ -99,7 +99,7 @@ Deno.test("fault: the sim restarted with state kept mid-burst — the account is
         "ready and consuming",
         () => service.broker?.state().ready && service.intake?.state().consuming,
       );
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       const restart = (async () => {
         await eventually("burst under way", async () => (await rowCount(sql, names.portfolio)) >= 40, 30_000);
         await simControl(service, "/sim/restart", { down_ms: 300 });
@@ -129,7 +129,7 @@ Deno.test("fault: the sim restarted with state kept mid-burst — the account is
         `${refusedAtIntake.length} refused: more than the prefetch window`,
       );
       // after the restart the engine is a new one: orders resting before it still fill on a market move
-      await setBook(service, "SHFE.rb2605", 3300, 3301, { upper: 4000, lower: 3000 });
+      await setBook(service, { bid: 3300, ask: 3301 });
       const after = await assertAudit({
         portfolioId: names.portfolio,
         sql,

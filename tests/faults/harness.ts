@@ -9,8 +9,7 @@ import amqp from "amqplib";
 import { Buffer } from "node:buffer";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import type { ServerDatabaseConfig } from "../../lib/store/pg/connect.ts";
-import { simControl, TEST_REDIS_DB, type TestNames } from "../helpers/service.ts";
-import type { Service } from "../../lib/service.ts";
+import { TEST_REDIS_DB, type TestNames } from "../helpers/service.ts";
 
 /** The shared RabbitMQ. */
 export const SHARED_RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/";
@@ -59,24 +58,6 @@ ${
 ${options.extra ?? ""}
 `;
   return parseConfig(yaml, "faults.yaml", { env: {} });
-}
-
-/** Set a quote exactly (bid/ask, last = bid, a wide band). */
-export async function setBook(
-  service: Service,
-  symbol: string,
-  bid: number,
-  ask: number,
-  band: { upper: number; lower: number },
-): Promise<void> {
-  await simControl(service, "/sim/quote", {
-    symbol,
-    bid_price1: bid,
-    ask_price1: ask,
-    last_price: bid,
-    upper_limit: band.upper,
-    lower_limit: band.lower,
-  });
 }
 
 /** A RabbitMQ publisher that reconnects and republishes until the broker confirms. */

@@ -9,6 +9,7 @@ import { assert } from "../assert.ts";
 import {
   cleanupRedis,
   eventually,
+  setBook,
   startTestService,
   testNames,
   testRedis,
@@ -20,7 +21,6 @@ import {
   faultConfig,
   ReliablePublisher,
   rowCount,
-  setBook,
   SHARED_RABBIT_URL,
   waitSettled,
   withDatabaseOn,
@@ -43,7 +43,7 @@ Deno.test("fault: PostgreSQL restarted mid-burst — nothing lost, nothing place
           "ready and consuming",
           () => service.broker?.state().ready && service.intake?.state().consuming,
         );
-        await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+        await setBook(service);
         const restart = (async () => {
           await eventually(
             "burst under way",

@@ -15,13 +15,14 @@ import {
   apiUrl,
   cleanupRedis,
   eventually,
+  setBook,
   startTestService,
   testNames,
   testRedis,
   testSql,
 } from "../helpers/service.ts";
 import { runAudit, simNet } from "./audit.ts";
-import { faultConfig, setBook, waitSettled } from "./harness.ts";
+import { faultConfig, waitSettled } from "./harness.ts";
 
 const SYMBOLS = ["SHFE.rb2605", "DCE.m2605", "SHFE.au2606"] as const;
 type Symbol = typeof SYMBOLS[number];
@@ -110,7 +111,10 @@ Deno.test("property: after any sequence of opens, closes, cancels and moves, eve
     try {
       await eventually("ready", () => service.broker?.state().ready);
       const book = (s: Symbol) =>
-        setBook(service, s, price(s, bid[s]), price(s, bid[s] + 1), {
+        setBook(service, {
+          symbol: s,
+          bid: price(s, bid[s]),
+          ask: price(s, bid[s] + 1),
           upper: price(s, BASE_TICKS[s] + BAND_TICKS),
           lower: price(s, BASE_TICKS[s] - BAND_TICKS),
         });

@@ -9,13 +9,14 @@ import { withTestDatabase } from "../helpers/pg.ts";
 import {
   cleanupRedis,
   eventually,
+  setBook,
   startTestService,
   testNames,
   testRedis,
   testSql,
 } from "../helpers/service.ts";
 import { assertAudit } from "./audit.ts";
-import { burstOrder, faultConfig, ReliablePublisher, rowCount, setBook, waitSettled } from "./harness.ts";
+import { burstOrder, faultConfig, ReliablePublisher, rowCount, waitSettled } from "./harness.ts";
 import { PrivateRabbit } from "./private_servers.ts";
 
 Deno.test("fault: RabbitMQ restarted mid-burst — nothing lost, nothing placed twice", async () => {
@@ -34,7 +35,7 @@ Deno.test("fault: RabbitMQ restarted mid-burst — nothing lost, nothing placed 
           "ready and consuming",
           () => service.broker?.state().ready && service.intake?.state().consuming,
         );
-        await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+        await setBook(service);
         let restarted = false;
         const restart = (async () => {
           await eventually(

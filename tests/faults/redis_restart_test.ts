@@ -6,10 +6,10 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { withTestDatabase } from "../helpers/pg.ts";
-import { api, eventually, startTestService, testNames, testSql } from "../helpers/service.ts";
+import { api, eventually, setBook, startTestService, testNames, testSql } from "../helpers/service.ts";
 import { Redis } from "ioredis";
 import { assertAudit, readRedisNet } from "./audit.ts";
-import { burstOrder, faultConfig, setBook, waitSettled } from "./harness.ts";
+import { burstOrder, faultConfig, waitSettled } from "./harness.ts";
 import { PrivateRedis } from "./private_servers.ts";
 
 Deno.test("fault: Redis restarted (empty) mid-burst — positions rewritten, order path unaffected", async () => {
@@ -31,7 +31,7 @@ Deno.test("fault: Redis restarted (empty) mid-burst — positions rewritten, ord
     const total = 90;
     try {
       await eventually("ready", () => service.broker?.state().ready);
-      await setBook(service, "SHFE.rb2605", 3500, 3501, { upper: 4000, lower: 3000 });
+      await setBook(service);
       await redis.connect();
       for (let i = 0; i < total; i++) {
         if (i === 30) {

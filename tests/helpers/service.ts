@@ -206,6 +206,28 @@ export async function simControl(
   return await controlSim(service.sim, path, body);
 }
 
+/** A book to set on the in-process sim; every field has the default most tests trade on. */
+export interface TestBookOptions {
+  symbol?: string;
+  bid?: number;
+  ask?: number;
+  upper?: number;
+  lower?: number;
+}
+
+/** Set a quote exactly on the service's sim: `symbol` (default SHFE.rb2605) bid/ask (3500/3501), last = bid, limits `upper`/`lower` (4000/3000). */
+export async function setBook(service: Service, book: TestBookOptions = {}): Promise<void> {
+  const { symbol = "SHFE.rb2605", bid = 3500, ask = 3501, upper = 4000, lower = 3000 } = book;
+  await simControl(service, "/sim/quote", {
+    symbol,
+    bid_price1: bid,
+    ask_price1: ask,
+    last_price: bid,
+    upper_limit: upper,
+    lower_limit: lower,
+  });
+}
+
 /** An insert request of the seed form. */
 export function insertRequest(
   names: TestNames,

@@ -10,7 +10,7 @@ import {
   api,
   eventually,
   insertRequest,
-  simControl,
+  setBook,
   startTestService,
   testConfig,
   testNames,
@@ -133,14 +133,7 @@ Deno.test("health and metrics: a burst of orders in one second counts as a burst
     const service = await startTestService(testConfig(names, db, { redis: false, rabbitmq: false }));
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await simControl(service, "/sim/quote", {
-        symbol: "SHFE.rb2605",
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       const before = await health(service);
       assertEquals(before.components.supervision.bursts_today, 0);
       assertEquals(before.components.supervision.burst_per_second, 10);

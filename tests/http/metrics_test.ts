@@ -8,7 +8,7 @@ import {
   api,
   eventually,
   insertRequest,
-  simControl,
+  setBook,
   startTestService,
   testConfig,
   testNames,
@@ -47,14 +47,7 @@ Deno.test("metrics: counters and latency histograms move when orders flow", asyn
       assert((before.get("process_resident_memory_bytes") ?? 0) > 0, "process metrics missing");
       assertEquals(before.get("tbc_ws_clients"), 0);
 
-      await simControl(service, "/sim/quote", {
-        symbol: "SHFE.rb2605",
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       // one that fills at once, one that rests, one refused by a rule (volume over the limit)
       assertEquals(
         (await api(service, "POST", "/orders", insertRequest(names, "m-fill", { limit_price: 3501 }))).status,

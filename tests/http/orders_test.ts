@@ -10,7 +10,7 @@ import {
   apiUrl,
   eventually,
   insertRequest,
-  simControl,
+  setBook,
   startTestService,
   testConfig,
   testNames,
@@ -32,17 +32,6 @@ async function call(
   return { status: res.status, json: JSON.parse(text), requestId: res.headers.get("x-request-id") };
 }
 
-async function quote(service: Service): Promise<void> {
-  await simControl(service, "/sim/quote", {
-    symbol: "SHFE.rb2605",
-    bid_price1: 3500,
-    ask_price1: 3501,
-    last_price: 3500,
-    upper_limit: 4000,
-    lower_limit: 3000,
-  });
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 Deno.test("orders: order_event carries the request id of the HTTP request (submit and cancel)", async () => {
@@ -56,7 +45,7 @@ Deno.test("orders: order_event carries the request id of the HTTP request (submi
     };
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await quote(service);
+      await setBook(service);
       const body = (id: string) => JSON.stringify(insertRequest(names, id, { limit_price: 3400 }));
 
       // the client's valid id
@@ -116,7 +105,7 @@ Deno.test("orders: http.max_body_bytes above 64 KiB is honoured; the parameters 
     const service = await startTestService(config);
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await quote(service);
+      await setBook(service);
       // a valid order padded with whitespace to 100 KiB: over the old fixed 64 KiB, under the setting
       const order = JSON.stringify(insertRequest(names, "big-1", { limit_price: 3400 }));
       const padded = order.slice(0, -1) + " ".repeat(100 * 1024) + "}";

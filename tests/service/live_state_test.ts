@@ -11,6 +11,7 @@ import {
   cleanupRedis,
   eventually,
   insertRequest,
+  setBook,
   simControl,
   startTestService,
   testConfig,
@@ -29,14 +30,7 @@ Deno.test("live state: /ws gives the snapshot then each change; a reconnect rebu
     let ws: WebSocket | null = null;
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await simControl(service, "/sim/quote", {
-        symbol: RB,
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       ws = new WebSocket(`${apiUrl(service).replace(/^http/, "ws")}/ws`);
       ws.onmessage = (ev) => messages.push(JSON.parse(ev.data));
       await eventually("snapshot message", () => messages.find((m) => m.type === "snapshot"));

@@ -12,6 +12,7 @@ import {
   eventually,
   insertRequest,
   rabbitPublisher,
+  setBook,
   simControl,
   startTestService,
   testConfig,
@@ -29,14 +30,7 @@ Deno.test("PostgreSQL outage during a burst: no event lost, none duplicated, no 
     const outage = dbOutage.set;
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await simControl(service, "/sim/quote", {
-        symbol: "SHFE.rb2605",
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       for (let i = 0; i < 20; i++) {
         await rabbit.publish(insertRequest(names, `p-${i}`, { limit_price: 3400 }));
       }

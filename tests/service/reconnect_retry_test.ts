@@ -10,6 +10,7 @@ import {
   eventually,
   insertRequest,
   rabbitPublisher,
+  setBook,
   simControl,
   startTestService,
   testConfig,
@@ -25,14 +26,7 @@ Deno.test("reconnect: requests that arrive while the broker is not ready are pla
     const sql = testSql(db);
     try {
       await eventually("broker ready", () => service.broker?.state().ready);
-      await simControl(service, "/sim/quote", {
-        symbol: "SHFE.rb2605",
-        bid_price1: 3500,
-        ask_price1: 3501,
-        last_price: 3500,
-        upper_limit: 4000,
-        lower_limit: 3000,
-      });
+      await setBook(service);
       await simControl(service, "/sim/faults", { refuse_login: true });
       await simControl(service, "/sim/drop", { kind: "trade" });
       await eventually("not ready", () => !service.broker?.state().ready);
