@@ -15,14 +15,18 @@
 import { type Context, Hono } from "hono";
 import type { OrderExecutor } from "../lib/orders/executor.ts";
 import { httpAnswer } from "../lib/orders/outcomes.ts";
-import { DEFAULT_MAX_BYTES, formatFieldErrors, parseOrderRequest } from "../lib/orders/request_schema.ts";
+import {
+  DEFAULT_MAX_BYTES,
+  formatFieldErrors,
+  parseOrderRequest,
+  zodFieldErrors,
+} from "../lib/orders/request_schema.ts";
 import type { OrderStore } from "../lib/store/pg/order_store.ts";
 import { bodyLimitMiddleware, maxBodyBytesOf, requestIdOf } from "../lib/http/middleware.ts";
 import {
   cancelOrderParamsSchema,
   getOrderParamsSchema,
   listOrdersQuerySchema,
-  paramErrors,
 } from "../lib/http/order_params.ts";
 
 /** Dependencies of {@link orderRoutes}. */
@@ -39,7 +43,7 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
   const app = new Hono();
   const limitOf = (c: Context) => deps.maxBodyBytes ?? maxBodyBytesOf(c) ?? DEFAULT_MAX_BYTES;
   const requestId = (c: Context) => requestIdOf(c) || null;
-  const invalid = (c: Context, errors: ReturnType<typeof paramErrors>) =>
+  const invalid = (c: Context, errors: ReturnType<typeof zodFieldErrors>) =>
     c.json({ error: formatFieldErrors(errors), errors }, 400);
 
   app.post("/orders", (c, next) => bodyLimitMiddleware(limitOf(c))(c, next), async (c) => {
@@ -57,7 +61,7 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
 
   app.delete("/orders/:order_id", async (c) => {
     const params = cancelOrderParamsSchema.safeParse({ order_id: c.req.param("order_id") });
-    if (!params.success) return invalid(c, paramErrors(params.error));
+    if (!params.success) return invalid(c, zodFieldErrors(params.error));
     const outcome = await deps.executor.cancel({
       order_id: params.data.order_id,
       portfolio_id: deps.portfolioId,
@@ -69,7 +73,7 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
 
   app.get("/orders", async (c) => {
     const query = listOrdersQuerySchema.safeParse(c.req.query());
-    if (!query.success) return invalid(c, paramErrors(query.error));
+    if (!query.success) return invalid(c, zodFieldErrors(query.error));
     try {
       const orders = await deps.store.listOrders({
         status: query.data.status,
@@ -84,7 +88,7 @@ export function orderRoutes(deps: OrderRouteDeps): Hono {
 
   app.get("/orders/:order_id", async (c) => {
     const params = getOrderParamsSchema.safeParse({ order_id: c.req.param("order_id") });
-    if (!params.success) return invalid(c, paramErrors(params.error));
+    if (!params.success) return invalid(c, zodFieldErrors(params.error));
     const orderId = params.data.order_id;
     try {
       const found = await deps.store.getOrder(orderId);

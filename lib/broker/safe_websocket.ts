@@ -15,7 +15,7 @@
 
 import WS from "ws";
 import { Buffer } from "node:buffer";
-import { isPlainObject, parseFrame } from "../diff/json.ts";
+import { FORBIDDEN_KEYS, isPlainObject, parseFrame } from "../diff/json.ts";
 
 /**
  * Keys that are removed from every frame before the library sees it: the prototype links, and every name an
@@ -24,9 +24,7 @@ import { isPlainObject, parseFrame } from "../diff/json.ts";
  * it: a frame could then change every object in the process.
  */
 const DANGEROUS_KEYS: ReadonlySet<string> = new Set([
-  "__proto__",
-  "constructor",
-  "prototype",
+  ...FORBIDDEN_KEYS,
   ...Object.getOwnPropertyNames(Object.prototype),
 ]);
 
@@ -107,35 +105,31 @@ export interface FrameCheck {
  * made them.
  */
 export function cleanFrame(frame: unknown): FrameCheck {
-  const stack: [value: unknown, depth: number, arrayTarget: boolean][] = [[frame, 1, false]];
   const check: FrameCheck = { depth: 0, needsJsonCopy: false };
-  while (stack.length > 0) {
-    const [value, depth, arrayTarget] = stack.pop()!;
+  // Only objects and arrays are pushed; a number is judged where it is found.
+  const stack: [value: object, depth: number, arrayTarget: boolean][] = [];
+  const visit = (value: unknown, depth: number, arrayTarget: boolean) => {
     if (typeof value === "number") {
       if (!Number.isFinite(value) || Object.is(value, -0)) check.needsJsonCopy = true;
-      continue;
-    }
-    if (typeof value !== "object" || value === null) continue;
+    } else if (typeof value === "object" && value !== null) stack.push([value, depth, arrayTarget]);
+  };
+  visit(frame, 1, false);
+  while (stack.length > 0) {
+    const [value, depth, arrayTarget] = stack.pop()!;
     if (depth > check.depth) check.depth = depth;
     if (depth > MAX_FRAME_DEPTH) return check;
     if (Array.isArray(value)) {
       if (!(depth === 2 && (frame as Record<string, unknown>).data === value)) check.needsJsonCopy = true;
-      for (const item of value) stack.push([item, depth + 1, false]);
+      for (const item of value) visit(item, depth + 1, false);
     } else if (isPlainObject(value)) {
       const forbidden = arrayTarget ? ARRAY_KEYS : DANGEROUS_KEYS;
       for (const key of Object.keys(value)) {
         if (forbidden.has(key)) delete value[key];
-        else stack.push([value[key], depth + 1, key === "data" && depth > 1]);
+        else visit(value[key], depth + 1, key === "data" && depth > 1);
       }
     }
   }
   return check;
-}
-
-/** {@linkcode cleanFrame} of a value, returning the value. */
-export function stripDangerousKeys<T>(value: T): T {
-  cleanFrame(value);
-  return value;
 }
 
 /**

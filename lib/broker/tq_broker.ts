@@ -376,14 +376,14 @@ export class TqBroker implements Broker {
   /** A copy of the current position in `symbol` (undefined = none, or before the first snapshot). */
   position(symbol: string): PositionView | undefined {
     const positions = this.#snapshot?.positions;
-    const p = positions && Object.hasOwn(positions, symbol) ? positions[symbol] : undefined;
+    const p = positions && own(positions, symbol);
     return p ? { ...p } : undefined;
   }
 
   /** A copy of one order of the current view. */
   order(brokerOrderId: string): BrokerOrderView | undefined {
     const orders = this.#snapshot?.orders;
-    const o = orders && Object.hasOwn(orders, brokerOrderId) ? orders[brokerOrderId] : undefined;
+    const o = orders && own(orders, brokerOrderId);
     return o ? { ...o } : undefined;
   }
 
@@ -829,6 +829,7 @@ export class TqBroker implements Broker {
 
   /** Log each malformed lot count once (per value); a field read well again is forgotten. */
   #reportLots(t: TradeAttempt, symbol: string, malformed: MalformedLot[], consequence: string): void {
+    if (malformed.length === 0 && t.reportedLots.size === 0) return; // the usual frame: nothing to do
     const prefix = `${symbol} `;
     const current = new Set(malformed.map((m) => prefix + m.field));
     for (const key of [...t.reportedLots.keys()]) {

@@ -437,11 +437,6 @@ export function readSnapshot(
   return { snapshot, malformed };
 }
 
-/** {@linkcode readSnapshot}'s snapshot (positions with a malformed lot count left out). */
-export function buildSnapshot(tree: Obj): AccountSnapshot {
-  return readSnapshot(tree).snapshot;
-}
-
 /** Keys of one frame's changes under `trade/<user>`; `"all"` when a whole collection was deleted. */
 export interface TouchedKeys {
   orders: Set<string> | "all";

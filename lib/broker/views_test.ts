@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
-  buildSnapshot,
   frameNotifies,
   framePositionLots,
   isLotCount,
@@ -250,8 +249,8 @@ Deno.test("toInstrumentView", () => {
   });
 });
 
-Deno.test("buildSnapshot takes the trade subtree, skipping malformed orders", () => {
-  const s = buildSnapshot({
+Deno.test("readSnapshot takes the trade subtree, skipping malformed orders", () => {
+  const { snapshot: s } = readSnapshot({
     session: { user_id: "demo", trading_day: "20251224" },
     accounts: { CNY: { balance: 1 } },
     positions: { "SHFE.rb2605": { pos_long_today: 1 } },

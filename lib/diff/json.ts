@@ -9,7 +9,7 @@
  */
 
 /** Keys that must never be merged into an object: they would change prototypes. */
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
  * Parse one frame of DIFF text. Bare `NaN`/`Infinity`/`-Infinity` tokens outside strings become `null`.

@@ -13,7 +13,6 @@
 import { z } from "zod";
 import { ORDER_ID_RE } from "../orders/request_schema.ts";
 import { ORDER_STATUSES } from "../store/pg/migrations.ts";
-import type { FieldError } from "../orders/types.ts";
 
 /** Ids an order may have in `order_history` (client id, split child, external broker id). */
 export const RECORDED_ID_RE: RegExp = /^[\x21-\x7E]{1,128}$/;
@@ -43,11 +42,3 @@ export const getOrderParamsSchema = z.object({
   order_id: z.string().regex(RECORDED_ID_RE, "expected 1–128 printable ASCII characters without spaces")
     .describe("the client's order_id, a split child (`<order_id>~closetoday`) or an external order's id"),
 });
-
-/** The field errors of a failed parse, named by key (`limit: expected an integer 1..1000`). */
-export function paramErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((i) => ({
-    field: i.path.length > 0 ? i.path.join(".") : "$",
-    message: i.message,
-  }));
-}

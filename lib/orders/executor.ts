@@ -285,19 +285,29 @@ export class OrderExecutor {
     log.warn("order {order_id} was recorded but never sent (the commit's answer was lost): sending it", ids);
     if (!decision.ok) {
       this.tracker.track(record);
-      const reason = `${decision.refusal.code}: ${decision.refusal.message}`;
-      this.tracker.recordUpdate({
-        portfolio_id: portfolioId,
-        id: record.id,
-        status: "REJECTED",
-        fields: { reject_reason: reason },
-        event: { event: "refused", ...decision.refusal },
-      }, order.broker_order_id);
-      const rejected = { ...record, status: "REJECTED" as const, reject_reason: reason };
-      this.options.onRecord?.(rejected);
-      return { kind: "refused", record: rejected, refusal: decision.refusal };
+      return this.#rejectTracked(record, order.broker_order_id, decision.refusal, "refused");
     }
     return this.#send(record, order, decision.warnings, source);
+  }
+
+  /** A tracked intent that will not be sent: recorded REJECTED (event `event`) through the tracker. */
+  #rejectTracked(
+    record: OrderRecord,
+    brokerOrderId: string,
+    refusal: GateRefusal,
+    event: "refused" | "not_sent",
+  ): SubmitOutcome {
+    const reason = `${refusal.code}: ${refusal.message}`;
+    this.tracker.recordUpdate({
+      portfolio_id: this.options.portfolioId,
+      id: record.id,
+      status: "REJECTED",
+      fields: { reject_reason: reason },
+      event: { event, ...refusal },
+    }, brokerOrderId);
+    const rejected = { ...record, status: "REJECTED" as const, reject_reason: reason };
+    this.options.onRecord?.(rejected);
+    return { kind: "refused", record: rejected, refusal };
   }
 
   /** Send an insert whose intent is committed, and follow it. */
@@ -315,18 +325,8 @@ export class OrderExecutor {
     if (!sent.ok) {
       // Nothing left the process: the connection changed while the intent was being recorded.
       const refusal: GateRefusal = { code: sent.reason, field: "$", message: sent.message };
-      const update = {
-        portfolio_id: portfolioId,
-        id: record.id,
-        status: "REJECTED" as const,
-        fields: { reject_reason: `${sent.reason}: ${sent.message}` },
-        event: { event: "not_sent", ...refusal },
-      };
-      this.tracker.recordUpdate(update, brokerOrderId);
       log.warn("order {order_id} not sent: {reason}", { ...ids, reason: sent.message });
-      const rejected = { ...record, status: "REJECTED" as const, reject_reason: update.fields.reject_reason };
-      this.options.onRecord?.(rejected);
-      return { kind: "refused", record: rejected, refusal };
+      return this.#rejectTracked(record, brokerOrderId, refusal, "not_sent");
     }
     log.info("order {order_id} sent as {broker_order_id}: {direction} {offset} {volume} {symbol} @ {price}", {
       ...ids,

@@ -38,6 +38,7 @@ import type {
 import { KILL_SWITCH_MODES, type KillSwitchMode } from "../store/pg/migrations.ts";
 import type { GateRefusal, InsertCheck } from "./send_gate.ts";
 import type { FieldError, InsertRequest } from "./types.ts";
+import { zodFieldErrors } from "./request_schema.ts";
 
 export { KILL_SWITCH_MODES, type KillSwitchMode };
 
@@ -432,13 +433,6 @@ export const changeSchema = z.object({
   set_by: z.string().trim().min(1).max(100).nullish(),
 });
 
-function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((i) => ({
-    field: i.path.length > 0 ? i.path.join(".") : "$",
-    message: i.message,
-  }));
-}
-
 /**
  * Validate a kill-switch change body (`{"mode", "symbol"?, "reason", "set_by"?}`); `defaultSetBy` is used
  * when the body has no `set_by`.
@@ -451,7 +445,7 @@ export function parseKillSwitchChange(
     return { errors: [{ field: "$", message: "expected a JSON object" }] };
   }
   const r = changeSchema.safeParse(body);
-  if (!r.success) return { errors: fieldErrors(r.error) };
+  if (!r.success) return { errors: zodFieldErrors(r.error) };
   return {
     change: {
       mode: r.data.mode,

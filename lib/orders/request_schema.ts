@@ -246,6 +246,14 @@ function tidy(errors: FieldError[]): FieldError[] {
   ];
 }
 
+/** A zod error's issues as field errors (`a.b` paths; `$` for the whole value), in zod's words. */
+export function zodFieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => ({
+    field: i.path.length > 0 ? i.path.join(".") : "$",
+    message: i.message,
+  }));
+}
+
 /** `field: message; field: message` — for logs, reject reasons and dead-letter headers. */
 export function formatFieldErrors(errors: readonly FieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message}`).join("; ");

@@ -165,9 +165,7 @@ export interface OrderRefusal {
   lastMsg: string;
 }
 
-type Rejection = OrderRefusal;
-
-function otgReject(code: number, prefix: string, reason: string, lastMsg = reason): Rejection {
+function otgReject(code: number, prefix: string, reason: string, lastMsg = reason): OrderRefusal {
   return { code, content: prefix + reason, lastMsg };
 }
 
@@ -541,7 +539,7 @@ export class SimEngine {
     symbol: string,
     info: InstrumentInfo | undefined,
     now: number,
-  ): Rejection | undefined {
+  ): OrderRefusal | undefined {
     if (typeof packet.user_id !== "string" || !packet.user_id.startsWith(u.user)) return REJECT.badUser;
     if (
       !info || info.expired || info.exchange_id !== packet.exchange_id ||

@@ -125,17 +125,28 @@ function compose(a: Json, b: Json): void {
 
 /** Base class of one WebSocket peer: peek gating and sending. */
 abstract class Peer {
-  /** Merge patches waiting for the next peek (usually one: later ones are composed into it). */
+  /**
+   * Merge patches waiting for the next peek (usually one: later ones are composed into it). A patch is
+   * queued as given (the engine's and the market's are fresh, and never changed after) and may be shared
+   * with other peers; it is copied only when a later patch is composed into it (`#owned`).
+   */
   #pending: Json[] = [];
+  #owned = new WeakSet<Json>();
   #peeking = false;
   #closed = false;
   constructor(readonly socket: WebSocket, protected readonly server: ServerState) {}
 
   /** Queue a merge patch for the next `rtn_data`. */
   queue(patch: Json): void {
-    const last = this.#pending.at(-1);
-    if (last && composable(last, patch)) compose(last, patch);
-    else this.#pending.push(structuredClone(patch));
+    let last = this.#pending.at(-1);
+    if (last && composable(last, patch)) {
+      if (!this.#owned.has(last)) {
+        last = structuredClone(last);
+        this.#owned.add(last);
+        this.#pending[this.#pending.length - 1] = last;
+      }
+      compose(last, patch);
+    } else this.#pending.push(patch);
     if (this.#peeking) this.flush();
   }
 
