@@ -247,8 +247,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       isLeader: tradingActive,
       insertChecks: [ks.check(brokerCheckDeps(broker, portfolioId)), ...checks.insert],
       cancelChecks: checks.cancel,
-      onSent: (kind, id) => {
-        checks.onSent(kind, id);
+      onSent: (kind, id, symbol) => {
+        checks.onSent(kind, id, symbol);
         metrics.sent(kind, id);
       },
     });

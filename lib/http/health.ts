@@ -25,6 +25,7 @@
 import type { BrokerState } from "../broker/types.ts";
 import type { TradingTime } from "../diff/types.ts";
 import { isInSession, nextSessionStart } from "../diff/trading_time.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** What a component reports: disabled, or its own fields with an `ok` verdict. */
 export type ComponentHealth =
@@ -278,20 +279,13 @@ export class ReachabilityProbe {
     const at = this.#now();
     const started = performance.now();
     const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`no answer within ${this.#timeout} ms`));
-        controller.abort();
-      }, this.#timeout);
-    });
     let error: string | null = null;
     try {
-      await Promise.race([this.#probe(controller.signal), timeout]);
+      await withTimeout(this.#probe(controller.signal), this.#timeout, {
+        onTimeout: () => controller.abort(),
+      });
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
-    } finally {
-      clearTimeout(timer);
     }
     const result: ProbeResult = {
       reachable: error === null,

@@ -376,7 +376,7 @@ export class OrderExecutor {
       return { kind: "finished", record };
     }
     const decision = this.gate.decideCancel(record);
-    const sent = decision.ok ? this.gate.sendCancel(record.broker_order_id) : null;
+    const sent = decision.ok ? this.gate.sendCancel(record) : null;
     const refusal: GateRefusal | null = !decision.ok
       ? decision.refusal
       : sent && !sent.ok
@@ -406,7 +406,7 @@ export class OrderExecutor {
     const sent: string[] = [];
     for (const child of children) {
       const decision = this.gate.decideCancel(child);
-      const result = decision.ok ? this.gate.sendCancel(child.broker_order_id!) : null;
+      const result = decision.ok ? this.gate.sendCancel(child) : null;
       const childRefusal: GateRefusal | null = !decision.ok
         ? decision.refusal
         : result && !result.ok

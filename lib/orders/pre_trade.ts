@@ -15,9 +15,6 @@ import { type CancelContext, PreTradeRules } from "./rules/mod.ts";
 import type { CancelCheck, GateRefusal, InsertCheck, InsertCheckPass } from "./send_gate.ts";
 import type { Decision } from "./rules/types.ts";
 
-/** Cancels passed and not yet sent whose symbol is remembered (a cancel is sent right after it passed). */
-const MAX_CANCELLING = 1000;
-
 /** What the checks read besides the rules. */
 export interface PreTradeDeps {
   broker: Broker;
@@ -50,7 +47,7 @@ function insertAnswer(decision: Decision, rules: PreTradeRules): GateRefusal | I
 export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
   insert: InsertCheck[];
   cancel: CancelCheck[];
-  onSent: (kind: "insert" | "cancel", brokerOrderId: string) => void;
+  onSent: (kind: "insert" | "cancel", brokerOrderId: string, symbol: string | null) => void;
 } {
   const { broker, portfolioId } = deps;
   const ours = (o: BrokerOrderView) => parseBrokerOrderId(o.broker_order_id, portfolioId) !== null;
@@ -82,30 +79,13 @@ export function preTradeChecks(rules: PreTradeRules, deps: PreTradeDeps): {
     tradingDay: deps.tradingDay(),
     nowMs: deps.now(),
   });
-  // The symbol of each cancel passed and not yet sent, from the order's record: the broker may not show the
-  // order yet (sent, not seen), and the count belongs to the contract whatever the broker shows.
-  const cancelling = new Map<string, string>();
-  const cancel: CancelCheck = (order) => {
-    const answer = asGate(rules.checkCancel(cancelContext(order.symbol ?? "")));
-    if (order.broker_order_id && (answer === null || "warnings" in answer)) {
-      cancelling.delete(order.broker_order_id);
-      cancelling.set(order.broker_order_id, order.symbol ?? "");
-      // A cancel passed but never sent (the connection went) is forgotten after enough newer ones.
-      if (cancelling.size > MAX_CANCELLING) cancelling.delete(cancelling.keys().next().value!);
-    }
-    return answer;
-  };
+  const cancel: CancelCheck = (order) => asGate(rules.checkCancel(cancelContext(order.symbol ?? "")));
   return {
     insert: [insert],
     cancel: [cancel],
-    onSent(kind, brokerOrderId) {
-      if (kind === "insert") {
-        rules.recordInsert(deps.now());
-        return;
-      }
-      const symbol = cancelling.get(brokerOrderId) ?? broker.order(brokerOrderId)?.symbol ?? "";
-      cancelling.delete(brokerOrderId);
-      rules.recordCancel(cancelContext(symbol));
+    onSent(kind, _brokerOrderId, symbol) {
+      if (kind === "insert") rules.recordInsert(deps.now());
+      else rules.recordCancel(cancelContext(symbol ?? ""));
     },
   };
 }

@@ -128,7 +128,7 @@ Deno.test("pre-trade: a cancel counts under the symbol of the order's record, sh
   const record = { id: "x", broker_order_id: "TBC.x", symbol: AU } as OrderRecord;
   assertEquals(broker.order("TBC.x"), undefined);
   assert(gate.decideCancel(record).ok);
-  assert(gate.sendCancel("TBC.x").ok);
+  assert(gate.sendCancel(record).ok);
   assertEquals(rules.cancelCounter.count(AU, "20251224"), 1);
   assertEquals(rules.cancelCounter.count("", "20251224"), 0);
   const again = gate.decideCancel({ ...record, id: "y", broker_order_id: "TBC.y" });

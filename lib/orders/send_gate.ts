@@ -66,8 +66,8 @@ export interface SendGateOptions {
   isLeader?: () => boolean;
   insertChecks?: InsertCheck[];
   cancelChecks?: CancelCheck[];
-  /** Called after every successful send (for rate counters, metrics). */
-  onSent?: (kind: "insert" | "cancel", id: string) => void;
+  /** Called after every successful send (for rate counters, metrics), with the order's contract. */
+  onSent?: (kind: "insert" | "cancel", id: string, symbol: string | null) => void;
 }
 
 /** The single send gate. */
@@ -200,7 +200,7 @@ export class SendGate {
       ? { ok: false, reason: asSendReason(refusal.code), message: refusal.message }
       : guarded(() => this.broker.insert(order));
     const undo = this.#takeUndo(order.broker_order_id);
-    if (result.ok) this.options.onSent?.("insert", order.broker_order_id);
+    if (result.ok) this.options.onSent?.("insert", order.broker_order_id, order.symbol);
     else {
       this.#pending.delete(order.broker_order_id);
       runAll(undo);
@@ -208,12 +208,14 @@ export class SendGate {
     return result;
   }
 
-  /** Send a cancel that `decideCancel` passed. */
-  sendCancel(brokerOrderId: string): SendResult {
+  /** Send a cancel of `order` (its record) that `decideCancel` passed. */
+  sendCancel(order: Pick<OrderRecord, "broker_order_id" | "symbol">): SendResult {
     const refusal = this.#connectionRefusal();
     if (refusal) return { ok: false, reason: asSendReason(refusal.code), message: refusal.message };
+    const brokerOrderId = order.broker_order_id!;
     const result = guarded(() => this.broker.cancel(brokerOrderId));
-    if (result.ok) this.options.onSent?.("cancel", brokerOrderId);
+    // The count belongs to the record's contract, whatever the broker shows (it may not show the order yet).
+    if (result.ok) this.options.onSent?.("cancel", brokerOrderId, order.symbol);
     return result;
   }
 

@@ -172,6 +172,6 @@ Deno.test("SendGate: cancel checks see the order's record; a passed cancel is se
   });
   const record = { broker_order_id: "TBC.x", symbol: "SHFE.au2606" } as OrderRecord;
   assert(gate.decideCancel(record).ok);
-  assert(gate.sendCancel("TBC.x").ok);
+  assert(gate.sendCancel(record).ok);
   assertEquals([seen, broker.cancels], [["SHFE.au2606"], ["TBC.x"]]);
 });

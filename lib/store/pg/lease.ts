@@ -18,6 +18,7 @@
  */
 
 import type { Database } from "./connect.ts";
+import { withTimeout } from "../../timeout.ts";
 
 /** Options of {@linkcode PortfolioLease}. */
 export interface LeaseOptions {
@@ -147,7 +148,7 @@ export class PortfolioLease implements Lease {
         const [row] = await withTimeout(
           this.sql`select pg_backend_pid() as pid`,
           this.options.heartbeatTimeoutMs ?? Math.max(this.#intervalMs, 1000),
-          "lease heartbeat",
+          { what: "lease heartbeat" },
         );
         pid = row.pid as number;
       } catch (e) {
@@ -174,13 +175,4 @@ export class PortfolioLease implements Lease {
     this.#held = held;
     this.options.onChange?.(held);
   }
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer));
 }
