@@ -74,7 +74,11 @@ function wholeUnits(price: number, grid: TickGrid): number | undefined {
  */
 export function priceTicks(price: number, tick: number): number | undefined {
   const grid = tickGrid(tick);
-  if (grid === undefined) return undefined;
+  return grid === undefined ? undefined : gridTicks(price, grid);
+}
+
+/** {@linkcode priceTicks} on a grid already built. */
+function gridTicks(price: number, grid: TickGrid): number | undefined {
   const units = wholeUnits(price, grid);
   if (units === undefined || units % grid.step !== 0) return undefined;
   return units / grid.step;
@@ -95,9 +99,18 @@ export function isTickMultiple(price: number, tick: number): boolean {
  * `562.0400000000001`), so the number sent is the double nearest the decimal price, with no drift.
  */
 export function ticksToPrice(ticks: number, tick: number): number {
+  return gridPrice(ticks, gridOf(tick));
+}
+
+/** {@linkcode ticksToPrice} on a grid already built. */
+function gridPrice(ticks: number, grid: TickGrid): number {
+  return (ticks * grid.step) / grid.scale;
+}
+
+function gridOf(tick: number): TickGrid {
   const grid = tickGrid(tick);
   if (grid === undefined) throw new RangeError(`price_tick must be finite and > 0, got ${tick}`);
-  return (ticks * grid.step) / grid.scale;
+  return grid;
 }
 
 /**
@@ -105,24 +118,21 @@ export function ticksToPrice(ticks: number, tick: number): number {
  * `562.04`, `3500.4` → `3500`): what the gate sends once {@linkcode isTickMultiple} passed.
  */
 export function snapToTick(price: number, tick: number): number {
-  const grid = tickGrid(tick);
-  if (grid === undefined) throw new RangeError(`price_tick must be finite and > 0, got ${tick}`);
-  return ticksToPrice(Math.round((price * grid.scale) / grid.step), tick);
+  const grid = gridOf(tick);
+  return gridPrice(Math.round((price * grid.scale) / grid.step), grid);
 }
 
 /** The tick-grid prices just below and above an off-grid `price`. */
-function neighbours(price: number, tick: number): [number, number] {
-  const grid = tickGrid(tick)!;
+function neighbours(price: number, grid: TickGrid): [number, number] {
   const lo = Math.floor((price * grid.scale) / grid.step);
-  return [ticksToPrice(lo, tick), ticksToPrice(lo + 1, tick)];
+  return [gridPrice(lo, grid), gridPrice(lo + 1, grid)];
 }
 
 /**
  * A band bound in whole ticks: a bound on the grid (within float noise) is that tick; an off-grid bound
  * is the nearest tick inside the band (`floor` for the upper bound, `ceil` for the lower one).
  */
-function boundTicks(bound: number, tick: number, side: "upper" | "lower"): number {
-  const grid = tickGrid(tick)!;
+function boundTicks(bound: number, grid: TickGrid, side: "upper" | "lower"): number {
   const units = wholeUnits(bound, grid);
   if (units !== undefined && units % grid.step === 0) return units / grid.step;
   const ticks = (bound * grid.scale) / grid.step;
@@ -190,16 +200,17 @@ export function checkPrice(ctx: OrderContext): Decision {
     );
   }
   const tick = ins.price_tick;
-  if (tickGrid(tick) === undefined) {
+  const grid = tickGrid(tick); // built once for every step below
+  if (grid === undefined) {
     return refuse(
       "PRICE_TICK",
       "limit_price",
       `price_tick of ${ins.symbol} is unknown (${tick}): cannot check limit_price`,
     );
   }
-  const ticks = priceTicks(price, tick);
+  const ticks = gridTicks(price, grid);
   if (ticks === undefined) {
-    const [lo, hi] = neighbours(price, tick);
+    const [lo, hi] = neighbours(price, grid);
     return refuse(
       "PRICE_TICK",
       "limit_price",
@@ -207,7 +218,7 @@ export function checkPrice(ctx: OrderContext): Decision {
         `nearest ${fmtNum(lo)} or ${fmtNum(hi)})`,
     );
   }
-  const exact = ticksToPrice(ticks, tick);
+  const exact = gridPrice(ticks, grid);
   if (quote === undefined) {
     return refuse("NO_QUOTE", "symbol", `no quote for ${ins.symbol} yet: cannot check the limit band`);
   }
@@ -219,14 +230,14 @@ export function checkPrice(ctx: OrderContext): Decision {
       `the quote of ${ins.symbol} has no limit band (lower_limit ${lower}, upper_limit ${upper})`,
     );
   }
-  if (ticks > boundTicks(upper, tick, "upper")) {
+  if (ticks > boundTicks(upper, grid, "upper")) {
     return refuse(
       "PRICE_LIMIT",
       "limit_price",
       `limit_price ${fmtNum(exact)} is above upper_limit ${fmtNum(upper)} (${ins.symbol})`,
     );
   }
-  if (ticks < boundTicks(lower, tick, "lower")) {
+  if (ticks < boundTicks(lower, grid, "lower")) {
     return refuse(
       "PRICE_LIMIT",
       "limit_price",
