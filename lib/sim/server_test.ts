@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
   type Frame,
+  insertPacket,
   notifiesOf,
   patches,
   RawDiffSocket,
@@ -51,23 +52,6 @@ function quotesOf(f: Frame): Record<string, Frame> {
     }
   }
   return out;
-}
-
-function insertPacket(user: string, orderId: string, price = 3490): Frame {
-  return {
-    aid: "insert_order",
-    user_id: user,
-    order_id: orderId,
-    exchange_id: "SHFE",
-    instrument_id: "rb2605",
-    direction: "BUY",
-    offset: "OPEN",
-    volume: 1,
-    price_type: "LIMIT",
-    limit_price: price,
-    volume_condition: "ANY",
-    time_condition: "GFD",
-  };
 }
 
 function ordersIn(s: RawDiffSocket, user: string): Set<string> {

@@ -9,7 +9,11 @@ import amqp from "amqplib";
 import { Buffer } from "node:buffer";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import type { ServerDatabaseConfig } from "../../lib/store/pg/connect.ts";
-import { TEST_REDIS_DB, type TestNames } from "../helpers/service.ts";
+import { startTestService, TEST_REDIS_DB, type TestNames, testNames } from "../helpers/service.ts";
+import { withTestDatabase } from "../helpers/pg.ts";
+import type { Service } from "../../lib/service.ts";
+import { Redis } from "ioredis";
+import { PrivateRedis } from "./private_servers.ts";
 
 /** The shared RabbitMQ. */
 export const SHARED_RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/";
@@ -221,5 +225,51 @@ export async function rowCount(sql: import("postgres").Sql, portfolioId: string)
     return r.n;
   } catch {
     return 0;
+  }
+}
+
+/** What {@linkcode withPrivateRedisService} hands its body. */
+export interface PrivateRedisService {
+  names: TestNames;
+  db: ServerDatabaseConfig;
+  service: Service;
+  /** The private `redis-server` the service writes to (stop and start it at will). */
+  server: PrivateRedis;
+  /** A client of that server, not yet connected (`lazyConnect`); errors while it is down are ignored. */
+  redis: Redis;
+}
+
+/**
+ * Run `fn` against a service (no RabbitMQ) whose Redis is a PRIVATE `redis-server`, never the shared one,
+ * on a database of its own; everything is stopped afterwards.
+ */
+export async function withPrivateRedisService(
+  tag: string,
+  fn: (ctx: PrivateRedisService) => Promise<void>,
+): Promise<void> {
+  const names = testNames(tag);
+  const server = new PrivateRedis();
+  await server.start();
+  try {
+    await withTestDatabase(async (db) => {
+      const service = await startTestService(
+        faultConfig(names, db, { redis: { port: server.port, db: 0 }, rabbitUrl: null }),
+      );
+      const redis = new Redis({
+        host: "127.0.0.1",
+        port: server.port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+      });
+      redis.on("error", () => {});
+      try {
+        await fn({ names, db, service, server, redis });
+      } finally {
+        await service.lifecycle.stop();
+        redis.disconnect();
+      }
+    });
+  } finally {
+    await server.stop();
   }
 }

@@ -5,28 +5,12 @@
  * and the order path must not have noticed (every order placed once, PostgreSQL equal to the sim).
  */
 import { assert, assertEquals } from "../assert.ts";
-import { withTestDatabase } from "../helpers/pg.ts";
-import { api, eventually, setBook, startTestService, testNames, testSql } from "../helpers/service.ts";
-import { Redis } from "ioredis";
+import { api, eventually, setBook, testSql } from "../helpers/service.ts";
 import { assertAudit, readRedisNet } from "./audit.ts";
-import { burstOrder, faultConfig, waitSettled } from "./harness.ts";
-import { PrivateRedis } from "./private_servers.ts";
+import { burstOrder, waitSettled, withPrivateRedisService } from "./harness.ts";
 
 Deno.test("fault: Redis restarted (empty) mid-burst — positions rewritten, order path unaffected", async () => {
-  const names = testNames("fredis");
-  const server = new PrivateRedis();
-  await server.start();
-  await withTestDatabase(async (db) => {
-    const service = await startTestService(
-      faultConfig(names, db, { redis: { port: server.port, db: 0 }, rabbitUrl: null }),
-    );
-    const redis = new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-    });
-    redis.on("error", () => {});
+  await withPrivateRedisService("fredis", async ({ names, db, service, server, redis }) => {
     const sql = testSql(db);
     const total = 90;
     try {
@@ -59,10 +43,7 @@ Deno.test("fault: Redis restarted (empty) mid-burst — positions rewritten, ord
       assert(status.connected === true, JSON.stringify(status));
       console.log(`redis restart: ${JSON.stringify(result.counts)}`);
     } finally {
-      await service.lifecycle.stop();
-      redis.disconnect();
       await sql.end();
-      await server.stop();
     }
   });
 });

@@ -18,9 +18,7 @@ import {
   testRedis,
 } from "../helpers/service.ts";
 import { accountKey, breakdownKey, metaKey, positionKey } from "../../lib/sinks/redis_positions.ts";
-import { faultConfig } from "../faults/harness.ts";
-import { PrivateRedis } from "../faults/private_servers.ts";
-import { Redis } from "ioredis";
+import { withPrivateRedisService } from "../faults/harness.ts";
 import { book, withSim } from "../broker/env.ts";
 import { demoOrder, until, withPipeline } from "../broker/pipeline.ts";
 
@@ -194,20 +192,7 @@ Deno.test("live state: the Redis TTL is refreshed on a quiet account (short refr
 });
 
 Deno.test("live state: /health shows Redis down during an outage, orders still flow, the state is rewritten after", async () => {
-  const names = testNames("lsmr");
-  const server = new PrivateRedis();
-  await server.start();
-  await withTestDatabase(async (db) => {
-    const service = await startTestService(
-      faultConfig(names, db, { redis: { port: server.port, db: 0 }, rabbitUrl: null }),
-    );
-    const redis = new Redis({
-      host: "127.0.0.1",
-      port: server.port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-    });
-    redis.on("error", () => {});
+  await withPrivateRedisService("lsmr", async ({ names, service, server, redis }) => {
     const health = async () => {
       const h = await api(service, "GET", "/health");
       return {
@@ -215,52 +200,46 @@ Deno.test("live state: /health shows Redis down during an outage, orders still f
         redis: (h.json.components as Record<string, Record<string, unknown>>).redis,
       };
     };
-    try {
-      await eventually("ready", () => service.broker?.state().ready);
-      await setBook(service, RB, 3500, 3501);
-      await redis.connect();
-      assertEquals(
-        (await api(service, "POST", "/orders", insertRequest(names, "r-1", { limit_price: 3501 }))).status,
-        202,
-      );
-      await eventually("redis 1", async () => (await redis.get(positionKey(names.portfolio, RB))) === "1");
-      const up = await health();
-      assertEquals([up.status, up.redis.ok, up.redis.connected], ["ok", true, true]);
+    await eventually("ready", () => service.broker?.state().ready);
+    await setBook(service, RB, 3500, 3501);
+    await redis.connect();
+    assertEquals(
+      (await api(service, "POST", "/orders", insertRequest(names, "r-1", { limit_price: 3501 }))).status,
+      202,
+    );
+    await eventually("redis 1", async () => (await redis.get(positionKey(names.portfolio, RB))) === "1");
+    const up = await health();
+    assertEquals([up.status, up.redis.ok, up.redis.connected], ["ok", true, true]);
 
-      await server.stop();
-      const down = await eventually("health shows redis down", async () => {
-        const h = await health();
-        return h.redis.connected === false ? h : null;
-      });
-      assertEquals([down.status, down.redis.ok, down.redis.enabled], ["degraded", false, true]);
-      // orders still flow (Redis is not on the order path); the writer notes what it could not write
-      const r = await api(service, "POST", "/orders", insertRequest(names, "r-2", { limit_price: 3501 }));
-      assertEquals(r.status, 202, JSON.stringify(r.json));
-      await eventually("r-2 filled at the broker", () => service.broker?.position(RB)?.net === 2);
-      const dirty = await eventually("dirty", async () => {
-        const h = await health();
-        return h.redis.dirty === true ? h : null;
-      });
-      assertEquals(dirty.redis.ok, false);
-      assert(typeof dirty.redis.last_error === "string", JSON.stringify(dirty.redis));
+    await server.stop();
+    const down = await eventually("health shows redis down", async () => {
+      const h = await health();
+      return h.redis.connected === false ? h : null;
+    });
+    assertEquals([down.status, down.redis.ok, down.redis.enabled], ["degraded", false, true]);
+    // orders still flow (Redis is not on the order path); the writer notes what it could not write
+    const r = await api(service, "POST", "/orders", insertRequest(names, "r-2", { limit_price: 3501 }));
+    assertEquals(r.status, 202, JSON.stringify(r.json));
+    await eventually("r-2 filled at the broker", () => service.broker?.position(RB)?.net === 2);
+    const dirty = await eventually("dirty", async () => {
+      const h = await health();
+      return h.redis.dirty === true ? h : null;
+    });
+    assertEquals(dirty.redis.ok, false);
+    assert(typeof dirty.redis.last_error === "string", JSON.stringify(dirty.redis));
 
-      // Redis comes back empty: the whole current state is written again, health is ok
-      await server.start();
-      await eventually(
-        "rewritten",
-        async () => (await redis.get(positionKey(names.portfolio, RB))) === "2",
-        15_000,
-      );
-      const back = await eventually("health ok", async () => {
-        const h = await health();
-        return h.redis.ok === true ? h : null;
-      });
-      assertEquals([back.status, back.redis.connected, back.redis.dirty], ["ok", true, false]);
-      assert(await redis.get(accountKey(names.portfolio)));
-    } finally {
-      await service.lifecycle.stop();
-      redis.disconnect();
-      await server.stop();
-    }
+    // Redis comes back empty: the whole current state is written again, health is ok
+    await server.start();
+    await eventually(
+      "rewritten",
+      async () => (await redis.get(positionKey(names.portfolio, RB))) === "2",
+      15_000,
+    );
+    const back = await eventually("health ok", async () => {
+      const h = await health();
+      return h.redis.ok === true ? h : null;
+    });
+    assertEquals([back.status, back.redis.connected, back.redis.dirty], ["ok", true, false]);
+    assert(await redis.get(accountKey(names.portfolio)));
   });
 });

@@ -100,6 +100,24 @@ export class RawDiffSocket {
   }
 }
 
+/** A 1-lot BUY OPEN LIMIT `insert_order` of SHFE.rb2605 at `price` for `user`. */
+export function insertPacket(user: string, orderId: string, price = 3490): Frame {
+  return {
+    aid: "insert_order",
+    user_id: user,
+    order_id: orderId,
+    exchange_id: "SHFE",
+    instrument_id: "rb2605",
+    direction: "BUY",
+    offset: "OPEN",
+    volume: 1,
+    price_type: "LIMIT",
+    limit_price: price,
+    volume_condition: "ANY",
+    time_condition: "GFD",
+  };
+}
+
 /** The merge patches of an `rtn_data` frame (empty for other frames). */
 export function patches(f: Frame): Frame[] {
   return f.aid === "rtn_data" && Array.isArray(f.data) ? f.data as Frame[] : [];

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { type Sim, startSim } from "../../lib/sim/mod.ts";
 import { openTqClient, settle, type TqClient } from "../helpers/tq_client.ts";
-import { rawLogin, tradeOf } from "./raw_diff.ts";
+import { insertPacket, rawLogin, tradeOf } from "./raw_diff.ts";
 import { controlSim } from "../helpers/external_sim.ts";
 
 const RB = "SHFE.rb2605";
@@ -30,23 +30,6 @@ async function simWith(fn: (sim: Sim) => Promise<void>): Promise<void> {
 
 const post = (sim: Sim, path: string, body: unknown) => controlSim(sim, path, body);
 
-function insertPacket(order_id: string, price: number): Record<string, unknown> {
-  return {
-    aid: "insert_order",
-    user_id: "demo",
-    order_id,
-    exchange_id: "SHFE",
-    instrument_id: "rb2605",
-    direction: "BUY",
-    offset: "OPEN",
-    volume: 1,
-    price_type: "LIMIT",
-    limit_price: price,
-    volume_condition: "ANY",
-    time_condition: "GFD",
-  };
-}
-
 function seen(client: TqClient, id: string): Record<string, unknown> | undefined {
   const o = client.tq.getOrder({ ...client.account, order_id: id });
   return o && o.insert_date_time ? o : undefined;
@@ -64,13 +47,13 @@ Deno.test("sim faults: a socket dropped after insert keeps the order; one droppe
     const client = await openTqClient(sim.baseUrl, { user: "demo", password: "demo" });
     try {
       await post(sim, "/sim/faults", { insert_faults: ["drop_after"] });
-      client.sendTrade(insertPacket("kept-1", 3490));
+      client.sendTrade(insertPacket("demo", "kept-1", 3490));
       await client.waitFor("relogin", () => client.notifies.filter((n) => n.code === 401).length >= 2);
       const kept = await client.waitFor("order in new snapshot", () => seen(client, "kept-1"));
       assertEquals(kept.status, "ALIVE");
 
       await post(sim, "/sim/faults", { insert_faults: ["drop_before"] });
-      client.sendTrade(insertPacket("lost-1", 3490));
+      client.sendTrade(insertPacket("demo", "lost-1", 3490));
       await client.waitFor("relogin", () => client.notifies.filter((n) => n.code === 401).length >= 3);
       await client.waitFor("logged in", () => client.tq.isLogined(client.account));
       await settle(100);
@@ -80,7 +63,7 @@ Deno.test("sim faults: a socket dropped after insert keeps the order; one droppe
       assertEquals(state.orders["lost-1"], undefined);
 
       await post(sim, "/sim/faults", { insert_faults: ["ignore"] });
-      client.sendTrade(insertPacket("swallowed", 3490));
+      client.sendTrade(insertPacket("demo", "swallowed", 3490));
       await settle(150);
       assertEquals(seen(client, "swallowed"), undefined);
     } finally {
@@ -101,7 +84,7 @@ Deno.test("sim faults: duplicated and delayed frames leave the client's view cor
     await post(sim, "/sim/faults", { duplicate: true, delay_ms: 30 });
     const client = await openTqClient(sim.baseUrl, { user: "demo", password: "demo" });
     try {
-      client.sendTrade(insertPacket("dup-1", 3501));
+      client.sendTrade(insertPacket("demo", "dup-1", 3501));
       const o = await client.waitFor("filled", () => {
         const x = seen(client, "dup-1");
         return x?.status === "FINISHED" ? x : undefined;
@@ -139,7 +122,7 @@ Deno.test("sim faults: refused logins, then a snapshot delivered in two parts", 
       upper_limit: 4000,
       lower_limit: 3000,
     });
-    sim.engine().insertOrder("demo", insertPacket("resting-1", 3490) as never);
+    sim.engine().insertOrder("demo", insertPacket("demo", "resting-1", 3490) as never);
     await post(sim, "/sim/faults", { reset: true, split_snapshot: true });
     // on the wire: the first part is marked incomplete and has no orders; the second completes it
     const raw = await rawLogin(sim.baseUrl, "demo", "demo");
