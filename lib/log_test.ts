@@ -166,3 +166,69 @@ Deno.test("log: a log file that cannot be opened is an error naming the file", a
     assertMatch(e.message, new RegExp(`^cannot open log file ${dir}/file/app.log: `));
   });
 });
+
+Deno.test("log: every sink gets the same redacted record, redacted once", async () => {
+  await withTempDir(async (dir) => {
+    const a: LogRecord[] = [];
+    const b: LogRecord[] = [];
+    const config: LogConfig = { file: `${dir}/app.log`, level: "info", format: "text" };
+    await setupLogging(config, { console: false, sinks: [(r) => a.push(r), (r) => b.push(r)] });
+    getLogger("orders").info("login {user}", { user: "alice", password: "hunter2" });
+    assertEquals(a.length, 1);
+    assert(a[0] === b[0], "both sinks receive one redacted copy");
+    assertEquals(a[0].properties.password, "***");
+  });
+});
+
+Deno.test("log: a line is in the file as soon as it is logged, before the sinks are disposed", async () => {
+  await withTempDir(async (dir) => {
+    const config: LogConfig = { file: `${dir}/app.log`, level: "info", format: "text" };
+    await setupLogging(config, { console: false });
+    const log = getLogger("orders");
+    for (let k = 0; k < 200; k++) log.info("order {order_id} accepted", { order_id: `o-${k}` });
+    // the first record is written at once; the rest follow each fsync without waiting for a timer
+    let lines: string[] = [];
+    for (let i = 0; i < 100 && lines.length < 200; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      lines = (await Deno.readTextFile(config.file)).trimEnd().split("\n");
+    }
+    assertEquals(lines.length, 200);
+    assertMatch(lines[199], /order o-199 accepted$/);
+  });
+});
+
+Deno.test("log: the console sink writes text lines to stderr itself, not through console.error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/child.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { getLogger, setupLogging, shutdownLogging } from ${
+        JSON.stringify(import.meta.resolve("./log.ts"))
+      };
+console.error = () => { throw new Error("console.error called"); };
+await setupLogging({ file: ${JSON.stringify(`${dir}/app.log`)}, level: "info", format: "text" });
+getLogger("orders").info("order {order_id} accepted", { order_id: "o-1", token: "tok-secret" });
+await shutdownLogging();
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-check",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, stderr);
+    assertMatch(stderr, /INFO {4}\[orders\] order o-1 accepted token=\*\*\*\n$/);
+    assert(!stderr.includes("tok-secret"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -212,6 +212,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   };
   let killSwitch: KillSwitch | null = null;
   let flattenResumed = false;
+  /** Set when the lease component stops, so its release is logged as a stop and not as a lost lease. */
+  let leaseReleasing = false;
   let resumeFlatten = () => {};
   let unsubscribeResume: (() => void) | null = null;
   let killSwitchStore: KillSwitchStore | null = null;
@@ -377,9 +379,15 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       } else {
         activated = false;
         flattenResumed = false;
-        leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
-          portfolio_id: portfolioId,
-        });
+        if (leaseReleasing) {
+          leaseLog.info("lease for portfolio {portfolio_id} released: the service is stopping", {
+            portfolio_id: portfolioId,
+          });
+        } else {
+          leaseLog.warn("this instance is on STANDBY for portfolio {portfolio_id}", {
+            portfolio_id: portfolioId,
+          });
+        }
         syncIntake();
       }
     };
@@ -409,6 +417,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       });
     }
   }, async () => {
+    leaseReleasing = true;
     await parts.lease?.stop();
     if (parts.leaseSql) await closeDatabase(parts.leaseSql);
     parts.leaseSql = null;

@@ -481,7 +481,8 @@ export class TqBroker implements Broker {
     if (order.price_type === "LIMIT") packet.limit_price = order.limit_price;
     const sent = this.#send(t, packet);
     if (!sent.ok) return sent;
-    this.#log.info("insert_order sent {broker_order_id}: {direction} {offset} {volume} {symbol} @ {price}", {
+    // debug: the executor logs the same send at info, with the request's order_id
+    this.#log.debug("insert_order sent {broker_order_id}: {direction} {offset} {volume} {symbol} @ {price}", {
       broker_order_id: order.broker_order_id,
       direction: order.direction,
       offset: order.offset,

@@ -336,6 +336,8 @@ export class OrderExecutor {
       volume: order.volume,
       symbol: order.symbol,
       price: order.limit_price ?? "market",
+      time_condition: order.time_condition,
+      volume_condition: order.volume_condition,
       source,
     });
     this.options.onRecord?.(record);
