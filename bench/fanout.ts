@@ -8,7 +8,7 @@
  * @module
  */
 import { buyRequest, setQuote, sleep, until, withBenchService } from "./harness.ts";
-import { ms, summarize, type Summary, SUMMARY_HEADER, summaryRow, table } from "./stats.ts";
+import { ms, signedMs, summarize, type Summary, SUMMARY_HEADER, summaryRow, table } from "./stats.ts";
 
 /** Sizes of a fan-out run. */
 export interface FanoutOptions {
@@ -183,8 +183,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
 export function fanoutSummary(r: FanoutResult): string {
   return `fan-out (${r.clients} clients): p50 ${ms(r.connector.p50)} ms, p99 ${ms(r.connector.p99)} ms, max ${
     ms(r.connector.max)
-  } ms (floor p50 ${ms(r.floor.p50)} ms, p99 ${ms(r.floor.p99)} ms; connector +${
-    ms(r.connector.p99 - r.floor.p99)
+  } ms (floor p50 ${ms(r.floor.p50)} ms, p99 ${ms(r.floor.p99)} ms; connector ${
+    signedMs(r.connector.p99 - r.floor.p99)
   } ms at p99); missed ${r.missed}`;
 }
 

@@ -29,7 +29,6 @@ import { buildService, type Service } from "../lib/service.ts";
 import type { ServerDatabaseConfig } from "../lib/store/pg/connect.ts";
 import { deriveBrokerOrderId } from "../lib/broker/order_ids.ts";
 import { positionKey } from "../lib/sinks/redis_positions.ts";
-import type { InsertOrderPacket } from "../lib/diff/types.ts";
 import { setupLogging, shutdownLogging } from "../lib/log.ts";
 import { withNoDelayWebSocket } from "./nodelay_ws.ts";
 import { FLOOR_USER, type SimProcess, startSimProcess } from "./sim_process.ts";
@@ -56,9 +55,20 @@ export function benchNames(tag: string): BenchNames {
   return { portfolio: `bench_${id}`, exchange: `tbc_bench_${id}_ex`, queue: `tbc_bench_${id}_q` };
 }
 
+/**
+ * The log level of the in-process runs: `warning` (the bench measures the order path), or
+ * `TBC_BENCH_LOG_LEVEL` (`info` measures the shipped default's cost: the in-process service then logs to its
+ * file only, so the console keeps the bench's tables).
+ */
+export function benchLogLevel(): "debug" | "info" | "warning" | "error" {
+  const level = Deno.env.get("TBC_BENCH_LOG_LEVEL") ?? "warning";
+  if (level === "debug" || level === "info" || level === "warning" || level === "error") return level;
+  throw new Error(`TBC_BENCH_LOG_LEVEL must be debug, info, warning or error, not ${JSON.stringify(level)}`);
+}
+
 /** Options of {@linkcode benchConfigText}. */
 export interface BenchConfigOptions {
-  /** Default warning (the bench measures the path, not the console). */
+  /** Default {@linkcode benchLogLevel}. */
   logLevel?: "debug" | "info" | "warning" | "error";
   logFile?: string;
   /** HTTP port (default 0 = any). */
@@ -86,7 +96,7 @@ tq:
   sim_url: "${options.simUrl ?? ""}"
 database: {host: ${db.host}, port: ${db.port}, user: ${db.user}, password: "", dbname: ${db.dbname}}
 http: {host: 127.0.0.1, port: ${options.httpPort ?? 0}}
-log: {file: ${options.logFile ?? "/tmp/tbc_bench.log"}, level: ${options.logLevel ?? "warning"}}
+log: {file: ${options.logFile ?? "/tmp/tbc_bench.log"}, level: ${options.logLevel ?? benchLogLevel()}}
 sim:
   port: 0
   clock: "${BENCH_SIM_CLOCK}"
@@ -450,7 +460,7 @@ async function runService<T>(
   options: BenchConfigOptions & { nodelay?: boolean },
 ): Promise<T> {
   const config = benchConfig(names, db, { ...options, simUrl: sim.baseUrl });
-  await setupLogging(config.log);
+  await setupLogging(config.log, { console: config.log.level === "warning" || config.log.level === "error" });
   const service = buildService(config, { leaseIntervalMs: 2000, quoteWaitMs: 2000 });
   const start = async () => {
     await service.lifecycle.start();

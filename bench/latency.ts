@@ -18,7 +18,7 @@ import {
   until,
   withBenchService,
 } from "./harness.ts";
-import { ms, summarize, type Summary, SUMMARY_HEADER, summaryRow, table } from "./stats.ts";
+import { ms, signedMs, summarize, type Summary, SUMMARY_HEADER, summaryRow, table } from "./stats.ts";
 
 /** Sizes of one latency run. */
 export interface LatencyOptions {
@@ -203,9 +203,9 @@ export function latencySummary(p: LatencyPhase): string {
   const share99 = p.endToEnd.p99 - p.floor.p99;
   const ratio = p.endToEnd.p50 / p.floor.p50;
   const met = share50 <= 1 && share99 <= 3 && ratio <= 1.5 && p.unfinished === 0;
-  return `latency (${p.name}): p50 ${ms(p.endToEnd.p50)} ms (floor ${ms(p.floor.p50)} ms, connector +${
-    ms(share50)
-  } ms), p99 ${ms(p.endToEnd.p99)} ms (floor ${ms(p.floor.p99)} ms, connector +${ms(share99)} ms), max ${
+  return `latency (${p.name}): p50 ${ms(p.endToEnd.p50)} ms (floor ${ms(p.floor.p50)} ms, connector ${
+    signedMs(share50)
+  } ms), p99 ${ms(p.endToEnd.p99)} ms (floor ${ms(p.floor.p99)} ms, connector ${signedMs(share99)} ms), max ${
     ms(p.endToEnd.max)
   } ms, e2e/floor at p50 ${ratio.toFixed(2)}×; sim's own handling p50 ${
     ms(p.simCost.p50)

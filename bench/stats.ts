@@ -48,6 +48,11 @@ export function ms(value: number): string {
   return value.toFixed(0);
 }
 
+/** A signed difference in ms: `+0.47`, `−0.34` (so a share below the floor does not read `+-0.34`). */
+export function signedMs(value: number): string {
+  return value < 0 ? `−${ms(-value)}` : `+${ms(value)}`;
+}
+
 /** Render `rows` under `header` as a Markdown table with right-aligned columns after the first. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

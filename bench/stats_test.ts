@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { ms, parseArgs, percentile, summarize, table } from "./stats.ts";
+import { ms, parseArgs, percentile, signedMs, summarize, table } from "./stats.ts";
 
 Deno.test("percentile: nearest rank", () => {
   const v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -35,4 +35,11 @@ Deno.test("parseArgs: names, --quick, stray --", () => {
   });
   assertEquals(parseArgs([], ["latency"]), { only: [], quick: false });
   assertThrows(() => parseArgs(["nope"], ["latency"]));
+});
+
+Deno.test("signedMs: a share above the floor reads +x, below it −x", () => {
+  assertEquals(signedMs(0.474), "+0.47");
+  assertEquals(signedMs(-0.344), "−0.34");
+  assertEquals(signedMs(-9.4), "−9.40");
+  assertEquals(signedMs(0), "+0.00");
 });
