@@ -73,8 +73,9 @@ function floorRows(times: FloorTimes[]): string[][] {
     summaryRow("floor: AMQP publish → consume", s((t) => d(t.publish, t.consumed))),
     summaryRow("floor: PostgreSQL insert (commit)", s((t) => d(t.consumed, t.insert1))),
     summaryRow("floor: insert_order → sim's answer (raw DIFF)", s((t) => d(t.insert1, t.back))),
-    summaryRow("floor: PostgreSQL insert (commit)", s((t) => d(t.back, t.insert2))),
-    summaryRow("floor: Redis SET (seen by MONITOR)", s((t) => d(t.insert2, t.redis))),
+    summaryRow("floor: answer → Redis SET (seen by MONITOR)", s((t) => d(t.back, t.redis))),
+    summaryRow("floor: answer → fill's insert (commit, beside the SET)", s((t) => d(t.back, t.insert2))),
+    summaryRow("floor: publish → fill's insert", s((t) => d(t.publish, t.insert2))),
     summaryRow("FLOOR end to end (publish → Redis)", s((t) => d(t.publish, t.redis))),
   ];
 }

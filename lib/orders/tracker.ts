@@ -84,6 +84,9 @@ export class OrderTracker {
   #active = false;
   /** Orders to re-derive once the current frame's events are all in (see {@linkcode #schedule}). */
   readonly #dirty = new Set<Entry>();
+  /** The current frame's fills, written with the updates they cause (see {@linkcode #schedule}). */
+  readonly #frameTrades: TradeInput[] = [];
+  #frameScheduled = false;
 
   constructor(private readonly store: OrderStore, private readonly options: OrderTrackerOptions) {
     this.#outbox = new Outbox<TrackerWrite>((batch) => this.#write(batch), {
@@ -337,11 +340,12 @@ export class OrderTracker {
     const entry = this.#open.get(trade.broker_order_id);
     const parsed = parseBrokerOrderId(trade.broker_order_id, this.options.portfolioId);
     const orderId = entry?.record.id ?? parsed?.clientOrderId ?? trade.broker_order_id;
-    this.#push({ kind: "trade", input: { trade, order_id: orderId } });
+    this.#frameTrades.push({ trade, order_id: orderId });
     if (entry) {
-      if (entry.ledger.add(trade)) this.#schedule(entry);
+      this.#schedule(entry.ledger.add(trade) ? entry : undefined);
       return;
     }
+    this.#schedule();
     if (!parsed) {
       const ledger = this.#externalLedgers.get(trade.broker_order_id) ?? new FillLedger();
       this.#externalLedgers.set(trade.broker_order_id, ledger);
@@ -411,17 +415,22 @@ export class OrderTracker {
   /**
    * The broker emits one frame's changes as consecutive events (a fill's trade before the order it
    * finished); deriving after the last of them sees the order and its fills together, so a one-lot fill is
-   * FILLED at once, never PARTIALLY_FILLED on the way.
+   * FILLED at once, never PARTIALLY_FILLED on the way. The frame's fills are handed to the outbox just
+   * before the updates they cause, so both go in one write (one statement in the usual case) rather than
+   * the fills first and the updates behind them.
    */
-  #schedule(entry: Entry): void {
-    if (this.#dirty.size === 0) {
+  #schedule(entry?: Entry): void {
+    if (!this.#frameScheduled) {
+      this.#frameScheduled = true;
       queueMicrotask(() => {
+        this.#frameScheduled = false;
+        for (const input of this.#frameTrades.splice(0)) this.#push({ kind: "trade", input });
         const entries = [...this.#dirty];
         this.#dirty.clear();
         for (const e of entries) this.#advance(e);
       });
     }
-    this.#dirty.add(entry);
+    if (entry) this.#dirty.add(entry);
   }
 
   #advance(entry: Entry): void {

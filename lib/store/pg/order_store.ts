@@ -195,6 +195,22 @@ const UPDATE_FIELDS = [
 ] as const;
 
 type Row = Record<string, unknown>;
+
+/** How many orders' newest events the store remembers (a day's orders, many times over). */
+const LAST_EVENT_CACHE = 100_000;
+
+/** An order's newest event as committed: seq, status and msg (the JSON text). */
+interface KnownEvent {
+  seq: number;
+  status: string;
+  msg: string | null;
+}
+
+/** The last of a new order's events, as {@linkcode KnownEvent}. */
+function lastOfIntent(intent: NewOrder): KnownEvent {
+  const e = intent.events[intent.events.length - 1];
+  return { seq: intent.events.length, status: e.status, msg: msgText(e.msg) };
+}
 type Tx = postgres.TransactionSql<{ int8: number }>;
 
 function numOrNull(v: unknown): number | null {
@@ -289,10 +305,49 @@ function msgText(msg: Record<string, unknown> | null): string | null {
   return msg === null ? null : JSON.stringify(msg);
 }
 
+/**
+ * `update order_history o set … returning …` for `updates` (at most one per order): the status, the given
+ * `fields` and `updated_at`, sent as one JSON document. A fragment, so a statement may lead with CTEs.
+ */
+function updateOrders(on: Database | Tx, portfolioId: string, updates: readonly OrderUpdate[]) {
+  const q = on as Database; // the same tagged template and helpers on a transaction
+  const input = updates.map((u) => {
+    const f: Row = {};
+    for (const k of UPDATE_FIELDS) if (u.fields[k] !== undefined) f[k] = u.fields[k];
+    return { id: u.id, status: u.status, f };
+  });
+  return q`
+    update order_history o set
+      status = u.status,
+      filled_quantity = case when u.f ? 'filled_quantity' then (u.f->>'filled_quantity')::int
+        else o.filled_quantity end,
+      volume_left = case when u.f ? 'volume_left' then (u.f->>'volume_left')::int else o.volume_left end,
+      avg_fill_price = case when u.f ? 'avg_fill_price' then (u.f->>'avg_fill_price')::numeric
+        else o.avg_fill_price end,
+      exchange_order_id = case when u.f ? 'exchange_order_id' then u.f->>'exchange_order_id'
+        else o.exchange_order_id end,
+      broker_order_id = case when u.f ? 'broker_order_id' then u.f->>'broker_order_id'
+        else o.broker_order_id end,
+      last_msg = case when u.f ? 'last_msg' then u.f->>'last_msg' else o.last_msg end,
+      reject_reason = case when u.f ? 'reject_reason' then u.f->>'reject_reason' else o.reject_reason end,
+      trading_day = case when u.f ? 'trading_day' then u.f->>'trading_day' else o.trading_day end,
+      updated_at = now()
+    from jsonb_to_recordset(${q.json(input as unknown as postgres.JSONValue)}::jsonb)
+      as u(id text, status text, f jsonb)
+    where o.portfolio_id = ${portfolioId} and o.id = u.id
+    returning ${q.unsafe(QUALIFIED_ORDER_COLUMNS)}`;
+}
+
 /** Orders of one portfolio, their events and trades, in PostgreSQL. */
 export class OrderStore {
   readonly #sql: Database;
   readonly #portfolioId: string;
+  /**
+   * The newest event of each order as this store last committed it: its seq (never ahead of the table:
+   * events are append-only and numbered without gaps), status and msg. It lets {@linkcode applyUpdates}
+   * number a batch's events without reading them first; see `#applyKnown`.
+   */
+  readonly #lastEvent = new Map<string, KnownEvent>();
   /** Rows written by this store, and the count at which statistics are refreshed next. */
   #written = 0;
   #nextAnalyze = 256;
@@ -320,6 +375,15 @@ export class OrderStore {
     this.#sql`analyze order_history, order_event, trade`
       .catch(() => {/* best effort: lacking the privilege only costs speed */})
       .finally(() => this.#analyzing = false);
+  }
+
+  /** Remember order `id`'s newest committed event (the cache keeps the most recently written orders). */
+  #noteEvent(id: string, event: KnownEvent): void {
+    const known = this.#lastEvent.get(id);
+    if (known !== undefined && known.seq >= event.seq) return;
+    this.#lastEvent.delete(id);
+    this.#lastEvent.set(id, event);
+    if (this.#lastEvent.size > LAST_EVENT_CACHE) this.#lastEvent.delete(this.#lastEvent.keys().next().value!);
   }
 
   /** `trade` rows of `trades`, one per trade id. */
@@ -371,6 +435,9 @@ export class OrderStore {
     if (toInsert.length === rows.length) {
       const created = await this.#insertNew(intents, toInsert);
       this.#noteWritten(created.size);
+      intents.forEach((intent, i) => {
+        if (created.has(rows[i].id)) this.#noteEvent(rows[i].id, lastOfIntent(intent));
+      });
       if (created.size === rows.length) {
         return rows.map((r) => ({ outcome: "created" as const, record: created.get(r.id)! }));
       }
@@ -393,7 +460,7 @@ export class OrderStore {
     });
     const toInsert = [...firstIndex.values()].map((i) => rows[i]);
 
-    return await this.#transaction("recordIntents", async (tx) => {
+    const results = await this.#transaction("recordIntents", async (tx) => {
       let inserted: Row[];
       try {
         inserted = await tx`
@@ -457,6 +524,7 @@ export class OrderStore {
           results.push({ outcome: "duplicate", record });
           return;
         }
+        this.#lastEvent.delete(id); // an event is appended below: its seq is read there
         conflictEvents.push({
           id,
           status: record.status,
@@ -485,6 +553,13 @@ export class OrderStore {
       }
       return results;
     });
+    // committed: the created orders' events are numbered 1 … n
+    results.forEach((r, i) => {
+      if (r.outcome === "created" && firstIndex.get(rows[i].id) === i) {
+        this.#noteEvent(rows[i].id, lastOfIntent(intents[i]));
+      }
+    });
+    return results;
   }
 
   /**
@@ -522,7 +597,87 @@ export class OrderStore {
     }
     const ids = [...perOrder.keys()].sort();
     const maxPerOrder = Math.max(...perOrder.values());
-    const applied = await this.#transaction("applyUpdates", async (tx) => {
+    // (An update equal to the order's newest event goes the full way, which treats it as a replay.)
+    const known = (u: OrderUpdate) => {
+      const last = this.#lastEvent.get(u.id);
+      return last !== undefined && !(last.status === u.status && last.msg === JSON.stringify(u.event));
+    };
+    if (maxPerOrder === 1 && updates.every(known)) {
+      try {
+        const applied = await this.#applyKnown(updates, tradeRows);
+        this.#noteWritten(updates.length + tradeRows.length);
+        return applied;
+      } catch (err) {
+        // Whatever failed, forget what was assumed: the next attempt reads the events.
+        for (const id of ids) this.#lastEvent.delete(id);
+        // The database refused the statement (a seq taken meanwhile by another writer, a CHECK, an unknown
+        // order): take the full path now; it numbers from the table, recognises a batch already committed
+        // and names the order that fails. Anything else (the connection lost, the server going down) would
+        // fail it too: the caller retries later (the outbox does), on the full path.
+        const code = (err as { code?: unknown }).code;
+        if (!(typeof code === "string" && code.startsWith("23"))) {
+          throw new OrderStoreError(`applyUpdates: ${describePgError(err)}`, { cause: err });
+        }
+      }
+    }
+    const applied = await this.#applyFull(updates, { ids, maxPerOrder, tradeRows });
+    this.#noteWritten(updates.length + tradeRows.length);
+    return applied;
+  }
+
+  /**
+   * The usual batch (each order once, its newest seq known from this store's own commits): the fills, the
+   * events and the updates in ONE statement: one round trip, atomic as any statement. The events are
+   * numbered from `#lastEvent`; if that is behind the table, the event's `(portfolio_id, id, seq)` key refuses
+   * the statement and nothing is written. The events' `created_at` is the statement's `now()`, as is the
+   * rows' `updated_at`.
+   */
+  async #applyKnown(updates: readonly OrderUpdate[], tradeRows: Row[]): Promise<AppliedUpdate[]> {
+    const sql = this.#sql;
+    const seqs = updates.map((u) => this.#lastEvent.get(u.id)!.seq + 1);
+    const msgs = updates.map((u) => JSON.stringify(u.event));
+    const fills = tradeRows.length > 0
+      ? sql`, fills as (insert into trade ${sql(tradeRows)} on conflict (portfolio_id, trade_id) do nothing)`
+      : sql``;
+    const rows = await sql`
+      with events as (
+        insert into order_event (portfolio_id, id, seq, status, msg)
+        select ${this.#portfolioId}, e.id, e.seq, e.status, e.msg
+        from unnest(${sql.array(updates.map((u) => u.id))}::text[], ${sql.array(seqs)}::int[],
+          ${sql.array(updates.map((u) => u.status))}::text[], ${
+      sql.array(msgs)
+    }::text[]) as e(id, seq, status, msg)
+      )${fills}
+      ${updateOrders(sql, this.#portfolioId, updates)}`;
+    const byId = new Map(rows.map((r) => [r.id as string, toOrder(r)]));
+    const applied = updates.map((u, k): AppliedUpdate => {
+      const record = byId.get(u.id);
+      if (!record) {
+        throw new OrderStoreError(`applyUpdates: order ${u.id} was not updated`, { orderId: u.id });
+      }
+      return {
+        record,
+        event: {
+          portfolio_id: this.#portfolioId,
+          id: u.id,
+          seq: seqs[k],
+          status: u.status,
+          msg: JSON.parse(msgs[k]),
+          created_at: record.updated_at,
+        },
+      };
+    });
+    updates.forEach((u, k) => this.#noteEvent(u.id, { seq: seqs[k], status: u.status, msg: msgs[k] }));
+    return applied;
+  }
+
+  /** Any batch: lock the orders, read their newest events, skip what was committed before, apply the rest. */
+  async #applyFull(
+    updates: readonly OrderUpdate[],
+    batch: { ids: string[]; maxPerOrder: number; tradeRows: Row[] },
+  ): Promise<AppliedUpdate[]> {
+    const { ids, maxPerOrder, tradeRows } = batch;
+    const { applied, newest } = await this.#transaction("applyUpdates", async (tx) => {
       // Fills (when given), the lock and the event tails go out together (pipelined on the transaction's
       // connection): a fill and the update it causes commit together.
       const fills: Promise<unknown> = tradeRows.length > 0
@@ -620,34 +775,9 @@ export class OrderStore {
           msg: JSON.stringify(u.event),
         });
       }
-      const roundQueries = rounds.map((round) => {
-        const input = round.map(({ u }) => {
-          const f: Row = {};
-          for (const k of UPDATE_FIELDS) if (u.fields[k] !== undefined) f[k] = u.fields[k];
-          return { id: u.id, status: u.status, f };
-        });
-        return Promise.resolve(tx`
-          update order_history o set
-            status = u.status,
-            filled_quantity = case when u.f ? 'filled_quantity' then (u.f->>'filled_quantity')::int
-              else o.filled_quantity end,
-            volume_left = case when u.f ? 'volume_left' then (u.f->>'volume_left')::int else o.volume_left end,
-            avg_fill_price = case when u.f ? 'avg_fill_price' then (u.f->>'avg_fill_price')::numeric
-              else o.avg_fill_price end,
-            exchange_order_id = case when u.f ? 'exchange_order_id' then u.f->>'exchange_order_id'
-              else o.exchange_order_id end,
-            broker_order_id = case when u.f ? 'broker_order_id' then u.f->>'broker_order_id'
-              else o.broker_order_id end,
-            last_msg = case when u.f ? 'last_msg' then u.f->>'last_msg' else o.last_msg end,
-            reject_reason = case when u.f ? 'reject_reason' then u.f->>'reject_reason' else o.reject_reason end,
-            trading_day = case when u.f ? 'trading_day' then u.f->>'trading_day' else o.trading_day end,
-            updated_at = now()
-          from jsonb_to_recordset(${
-          tx.json(input as unknown as postgres.JSONValue)
-        }::jsonb) as u(id text, status text, f jsonb)
-          where o.portfolio_id = ${this.#portfolioId} and o.id = u.id
-          returning ${tx.unsafe(QUALIFIED_ORDER_COLUMNS)}`);
-      });
+      const roundQueries = rounds.map((round) =>
+        Promise.resolve(tx`${updateOrders(tx, this.#portfolioId, round.map(({ u }) => u))}`)
+      );
       const eventsQuery = eventRows.length > 0
         ? Promise.resolve(tx`insert into order_event ${tx(eventRows)} returning ${tx.unsafe(EVENT_COLUMNS)}`)
         : Promise.resolve([] as Row[]);
@@ -686,9 +816,22 @@ export class OrderStore {
       eventSlots.forEach((slot, k) => {
         results[slot].event = byKey.get(`${eventRows[k].id}\u0000${eventRows[k].seq}`) ?? null;
       });
-      return results;
+      // each order's newest event now: the last one appended, or the newest read when all were replays
+      const newest = new Map<string, KnownEvent>();
+      for (const id of ids) {
+        const tail = tails.get(id)?.[0];
+        if (tail) newest.set(id, { seq: tail.seq, status: tail.status, msg: tail.msg });
+      }
+      for (const e of eventRows) {
+        newest.set(e.id as string, {
+          seq: e.seq as number,
+          status: e.status as string,
+          msg: e.msg as string,
+        });
+      }
+      return { applied: results, newest };
     });
-    this.#noteWritten(updates.length + tradeRows.length);
+    for (const [id, event] of newest) this.#noteEvent(id, event);
     return applied;
   }
 

@@ -3,6 +3,7 @@
  * database `tbc_test_<random>`, migrates it, and drops it at the end.
  */
 import postgres from "postgres";
+import { installProcessGuards } from "../../process_guards.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../../tests/assert.ts";
 import type { BrokerOrderView, BrokerTradeView } from "../../broker/types.ts";
 import { FillLedger } from "../../orders/order_state.ts";
@@ -466,6 +467,197 @@ Deno.test("applyUpdates: a failing update rolls back the whole batch and the err
     );
     assertMatch(other.message, /belongs to portfolio x/);
     assertEquals((await store.getOrder("a"))?.record.status, "SUBMITTED");
+  });
+});
+
+Deno.test("applyUpdates: a failed batch leaves no trade and no open transaction, and the pool keeps working", async () => {
+  await withStore(async (store, sql) => {
+    await store.recordIntents([submitted("a"), submitted("b")]);
+    const inTransaction = async () => {
+      const [r] = await sql`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state like 'idle in transaction%'`;
+      return r.n as number;
+    };
+    // fails in the second step (COMMIT already sent, answered ROLLBACK), then in the first (no such order)
+    for (
+      const bad of [
+        update("b", "FILLED", { filled_quantity: 3 }, { event: "fill" }),
+        update("nope", "FILLED", {}, {}),
+      ]
+    ) {
+      for (let k = 0; k < 4; k++) { // more than the pool's 3 connections: each one is returned clean
+        await assertRejects(() =>
+          store.applyUpdates([update("a", "ACCEPTED", {}, { event: "accepted" }), bad], {
+            trades: [{ trade: trade(`T${k}`), order_id: "a" }],
+          })
+        );
+      }
+    }
+    assertEquals(await inTransaction(), 0);
+    const [t] = await sql`select count(*)::int as n from trade`;
+    assertEquals(t.n, 0);
+    assertEquals((await store.getOrder("a"))?.record.status, "SUBMITTED");
+    // the same connections then commit a good batch, trades with it
+    const applied = await store.applyUpdates([update("a", "ACCEPTED", {}, { event: "accepted" })], {
+      trades: [{ trade: trade("T9"), order_id: "a" }],
+    });
+    assertEquals(applied.map((a) => [a.record.status, a.event?.seq]), [["ACCEPTED", 3]]);
+    assertEquals((await store.tradesOf("a")).map((x) => x.trade_id), ["T9"]);
+    assertEquals(await inTransaction(), 0);
+  });
+});
+
+Deno.test("applyUpdates: the one-statement path returns the rows and events as read back, fills committed with them", async () => {
+  await withStore(async (store, sql) => {
+    await store.recordIntents([submitted("a"), submitted("b")]);
+    // no transaction is opened for it (the full path's is counted)
+    let transactions = 0;
+    const begin = sql.begin.bind(sql);
+    (sql as { begin: unknown }).begin = (...args: Parameters<typeof begin>) => {
+      transactions++;
+      return begin(...args);
+    };
+    const applied = await store.applyUpdates([
+      update("a", "FILLED", { filled_quantity: 2, volume_left: 0, avg_fill_price: 3500.5 }, {
+        event: "fill",
+        trade_id: "T1",
+      }),
+      update("b", "ACCEPTED", { exchange_order_id: "X-b", last_msg: "未成交" }, { event: "accepted" }),
+    ], { trades: [{ trade: trade("T1", { volume: 2 }), order_id: "a" }] });
+    assertEquals(transactions, 0);
+    for (const [k, id] of ["a", "b"].entries()) {
+      const stored = await store.getOrder(id);
+      assertEquals(applied[k].record, stored?.record);
+      assertEquals(applied[k].event, stored?.events.at(-1));
+      assertEquals(applied[k].event?.seq, 3);
+    }
+    assertEquals((await store.tradesOf("a")).map((t) => [t.trade_id, t.volume]), [["T1", 2]]);
+    // two updates of one order in a batch take the full path
+    await store.applyUpdates([
+      update("b", "ACCEPTED", { last_msg: "1" }, { event: "m1" }),
+      update("b", "ACCEPTED", { last_msg: "2" }, { event: "m2" }),
+    ]);
+    assertEquals(transactions, 1);
+    assertEquals((await store.getOrder("b"))?.events.map((e) => e.seq), [1, 2, 3, 4, 5]);
+  });
+});
+
+Deno.test("applyUpdates: an event appended by another writer is not overwritten or skipped: the next seq follows it", async () => {
+  await withStore(async (store, sql) => {
+    await store.recordIntents([submitted("a")]);
+    await store.applyUpdates([update("a", "ACCEPTED", {}, { event: "accepted" })]); // seq 3, now known
+    // another session appends seq 4 (a previous lease holder's late write, say)
+    await sql`insert into order_event (portfolio_id, id, seq, status, msg)
+      values ('demo', 'a', 4, 'ACCEPTED', '{"event":"elsewhere"}')`;
+    const applied = await store.applyUpdates([update("a", "CANCELED", {}, { event: "canceled" })]);
+    assertEquals(applied.map((x) => [x.record.status, x.event?.seq]), [["CANCELED", 5]]);
+    const seqs = await sql`select seq, status from order_event where id = 'a' order by seq`;
+    assertEquals(seqs.map((r) => [r.seq, r.status]), [
+      [1, "RECEIVED"],
+      [2, "SUBMITTED"],
+      [3, "ACCEPTED"],
+      [4, "ACCEPTED"],
+      [5, "CANCELED"],
+    ]);
+    // and a conflicting request (an event on an existing order) is followed the same way
+    await store.recordIntents([submitted("a", "other-hash")]);
+    const next = await store.applyUpdates([update("a", "CANCELED", { last_msg: "x" }, { event: "late" })]);
+    assertEquals(next[0].event?.seq, 7);
+  });
+});
+
+/**
+ * Hold order `id`'s row in another session, start `batch`, end the batch's session from outside while it
+ * waits on that lock, then let the row go. The holder and the watcher use a client of their own: a
+ * connection reserved from the store's pool would meet postgres.js's reserved-connection faults
+ * (porsager/postgres#1208), which the store never uses. postgres.js may write the ended session's ROLLBACK
+ * on its closed socket, a known stray error that the service's process guard keeps from ending the process
+ * (lib/process_guards.ts): installed here as in the service.
+ */
+async function killWhileWaiting<T>(
+  sql: Database,
+  id: string,
+  batch: () => Promise<T>,
+): Promise<PromiseSettledResult<T>> {
+  const removeGuards = installProcessGuards();
+  const other = postgres({ ...SERVER, database: sql.options.database, max: 2, onnotice: () => {} });
+  try {
+    const blocker = await other.reserve();
+    try {
+      await blocker`begin`;
+      await blocker`select 1 from order_history where id = ${id} for update`;
+      const running = batch();
+      running.catch(() => {});
+      let pid: number | null = null;
+      for (let i = 0; i < 500 && pid === null; i++) {
+        const [r] = await other`
+          select pid from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`;
+        pid = (r?.pid as number | undefined) ?? null;
+        if (pid === null) await new Promise((res) => setTimeout(res, 10));
+      }
+      assert(pid !== null, "the batch never waited on the lock");
+      await other`select pg_terminate_backend(${pid})`;
+      await new Promise((res) => setTimeout(res, 50));
+      await blocker`rollback`;
+      const [outcome] = await Promise.allSettled([running]);
+      return outcome;
+    } finally {
+      blocker.release();
+    }
+  } finally {
+    await other.end();
+    await new Promise((res) => setTimeout(res, 50)); // let a stray write fire while the guard is installed
+    removeGuards();
+  }
+}
+
+Deno.test("applyUpdates: a batch whose connection is killed mid-transaction writes nothing, or once, never twice", async () => {
+  await withStore(async (store, sql) => {
+    await store.recordIntents([submitted("a"), submitted("b")]);
+    const events = async (id: string) =>
+      (await sql`select seq, status from order_event where id = ${id} order by seq`).map((
+        r,
+      ) => [r.seq, r.status]);
+
+    // The one-statement path (each order once, its newest event known) is cut: the store forgets what it
+    // assumed and tries the full path at once, which may meet the dying connection too. Whatever came of it,
+    // the outbox sends the batch again after a failure: the event is then there exactly once.
+    const accepted = update("a", "ACCEPTED", { exchange_order_id: "X" }, { event: "accepted" });
+    const first = await killWhileWaiting(sql, "a", () => store.applyUpdates([accepted]));
+    if (first.status === "rejected") {
+      assert(first.reason instanceof OrderStoreError, String(first.reason));
+      await store.applyUpdates([accepted]);
+    }
+    const again = await store.applyUpdates([accepted]); // a replay whatever the first outcome: skipped
+    assertEquals(again.map((x) => [x.record.status, x.event]), [["ACCEPTED", null]]);
+    assertEquals(await events("a"), [[1, "RECEIVED"], [2, "SUBMITTED"], [3, "ACCEPTED"]]);
+
+    // Both paths cut (the full path: two updates of one order): nothing is written, the error is the store's.
+    const cut = await killWhileWaiting(sql, "b", () =>
+      store.applyUpdates([
+        update("b", "ACCEPTED", { exchange_order_id: "Y" }, { event: "accepted" }),
+        update("b", "ACCEPTED", { last_msg: "m" }, { event: "update" }),
+      ]));
+    assertEquals(cut.status, "rejected");
+    assert(
+      (cut as PromiseRejectedResult).reason instanceof OrderStoreError,
+      String((cut as PromiseRejectedResult).reason),
+    );
+    assertEquals((await store.getOrder("b"))?.record.status, "SUBMITTED");
+    assertEquals(await events("b"), [[1, "RECEIVED"], [2, "SUBMITTED"]]);
+
+    // the pool recovered: both orders take their next batch
+    const applied = await store.applyUpdates([
+      update("a", "FILLED", { filled_quantity: 2, volume_left: 0 }, { event: "fill" }),
+      update("b", "ACCEPTED", { exchange_order_id: "Y" }, { event: "accepted" }),
+    ]);
+    assertEquals(applied.map((x) => [x.record.id, x.record.status, x.event?.seq]), [["a", "FILLED", 4], [
+      "b",
+      "ACCEPTED",
+      3,
+    ]]);
   });
 });
 
