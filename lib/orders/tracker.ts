@@ -87,6 +87,13 @@ export class OrderTracker {
   /** The current frame's fills, written with the updates they cause (see {@linkcode #schedule}). */
   readonly #frameTrades: TradeInput[] = [];
   #frameScheduled = false;
+  /** Writes refused because the outbox had stopped (reported by {@linkcode stop}). */
+  #refused = 0;
+  /**
+   * How far the outbox's current batch got: a batch becomes several store calls, and after a failure the
+   * outbox sends the same batch again; the calls that succeeded are not made twice (see `#write`).
+   */
+  #progress: { head: TrackerWrite; size: number; done: number } | null = null;
 
   constructor(private readonly store: OrderStore, private readonly options: OrderTrackerOptions) {
     this.#outbox = new Outbox<TrackerWrite>((batch) => this.#write(batch), {
@@ -259,8 +266,10 @@ export class OrderTracker {
 
   /** Stop, trying to drain the outbox for up to `drainMs`; returns the writes left unwritten. */
   async stop(drainMs = 5000): Promise<number> {
+    // the current frame's fills and updates are derived and queued before the outbox closes
+    this.#flushFrame();
     const left = await this.#outbox.stop({ drainMs });
-    return left.length;
+    return left.length + this.#refused;
   }
 
   /** Handle one broker event. */
@@ -422,15 +431,18 @@ export class OrderTracker {
   #schedule(entry?: Entry): void {
     if (!this.#frameScheduled) {
       this.#frameScheduled = true;
-      queueMicrotask(() => {
-        this.#frameScheduled = false;
-        for (const input of this.#frameTrades.splice(0)) this.#push({ kind: "trade", input });
-        const entries = [...this.#dirty];
-        this.#dirty.clear();
-        for (const e of entries) this.#advance(e);
-      });
+      queueMicrotask(() => this.#flushFrame());
     }
     if (entry) this.#dirty.add(entry);
+  }
+
+  /** The end of a frame: queue its fills, then derive and queue the updates of the orders it touched. */
+  #flushFrame(): void {
+    this.#frameScheduled = false;
+    for (const input of this.#frameTrades.splice(0)) this.#push({ kind: "trade", input });
+    const entries = [...this.#dirty];
+    this.#dirty.clear();
+    for (const e of entries) this.#advance(e);
   }
 
   #advance(entry: Entry): void {
@@ -518,19 +530,62 @@ export class OrderTracker {
     }
   }
 
+  /**
+   * Queue a write. After {@linkcode stop} the outbox refuses it: the write is counted in what `stop`
+   * reports and logged, never thrown (it would surface from a microtask as an uncaught error).
+   */
   #push(write: TrackerWrite): void {
-    this.#outbox.push(write);
+    try {
+      this.#outbox.push(write);
+    } catch (e) {
+      this.#refused++;
+      this.options.log.error("broker update not recorded: {error} ({kind})", {
+        error: (e as Error).message,
+        kind: write.kind,
+        order_id: write.kind === "update"
+          ? write.update.id
+          : write.kind === "trade"
+          ? write.input.order_id
+          : null,
+        portfolio_id: this.options.portfolioId,
+      });
+    }
   }
 
   async #write(batch: TrackerWrite[]): Promise<void> {
-    // Trades depend on nothing else (deduplicated inserts, no link to order rows), so all of a batch's
-    // trades go with its first run of updates, in one transaction (a fill and the update it causes commit
-    // together); then the other updates and external orders in their order, consecutive ones of one kind in
-    // one call. A retry after a partial write is safe: trades are deduplicated and updates replay-safe.
+    const steps = this.#steps(batch);
+    // The same batch again (same head item, same size): its first `done` calls committed already. Making
+    // them again could write an older update after a newer one (the store recognises only a replay of the
+    // order's newest events).
+    const p = this.#progress;
+    const progress = p !== null && p.head === batch[0] && p.size === batch.length
+      ? p
+      : { head: batch[0], size: batch.length, done: 0 };
+    this.#progress = progress;
+    for (let k = progress.done; k < steps.length; k++) {
+      await steps[k]();
+      progress.done = k + 1;
+    }
+    this.#progress = null;
+  }
+
+  /**
+   * A batch as store calls, in order. Trades depend on nothing else (deduplicated inserts, no link to order
+   * rows), so all of a batch's trades go with its first run of updates, in one write (a fill and the update
+   * it causes commit together); then the other updates and external orders in their order, consecutive
+   * ones of one kind in one call.
+   */
+  #steps(batch: TrackerWrite[]): (() => Promise<unknown>)[] {
     const trades = batch.filter((w): w is Extract<TrackerWrite, { kind: "trade" }> => w.kind === "trade")
       .map((w) => w.input);
     const rest = batch.filter((w) => w.kind !== "trade");
+    const steps: (() => Promise<unknown>)[] = [];
     let pendingTrades: TradeInput[] = trades;
+    const flushTrades = () => {
+      const t = pendingTrades;
+      if (t.length > 0) steps.push(() => this.store.recordTrades(t));
+      pendingTrades = [];
+    };
     let i = 0;
     while (i < rest.length) {
       const kind = rest[i].kind;
@@ -538,18 +593,20 @@ export class OrderTracker {
       while (j < rest.length && rest[j].kind === kind) j++;
       const run = rest.slice(i, j);
       if (kind === "update") {
-        await this.store.applyUpdates(run.map((w) => (w as { update: OrderUpdate }).update), {
-          trades: pendingTrades,
-        });
+        const updates = run.map((w) => (w as { update: OrderUpdate }).update);
+        const t = pendingTrades;
+        steps.push(() => this.store.applyUpdates(updates, { trades: t }));
         pendingTrades = [];
       } else {
-        if (pendingTrades.length > 0) await this.store.recordTrades(pendingTrades);
-        pendingTrades = [];
-        for (const w of run as Extract<TrackerWrite, { kind: "external" }>[]) await this.#writeExternal(w);
+        flushTrades();
+        for (const w of run as Extract<TrackerWrite, { kind: "external" }>[]) {
+          steps.push(() => this.#writeExternal(w));
+        }
       }
       i = j;
     }
-    if (pendingTrades.length > 0) await this.store.recordTrades(pendingTrades);
+    flushTrades();
+    return steps;
   }
 
   async #writeExternal(w: Extract<TrackerWrite, { kind: "external" }>): Promise<void> {

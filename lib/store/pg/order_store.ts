@@ -206,6 +206,12 @@ interface KnownEvent {
   msg: string | null;
 }
 
+/** The SQLSTATE of an error PostgreSQL sent (five characters), or null (a client-side or connection error). */
+function sqlState(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+}
+
 /** The last of a new order's events, as {@linkcode KnownEvent}. */
 function lastOfIntent(intent: NewOrder): KnownEvent {
   const e = intent.events[intent.events.length - 1];
@@ -375,6 +381,15 @@ export class OrderStore {
     this.#sql`analyze order_history, order_event, trade`
       .catch(() => {/* best effort: lacking the privilege only costs speed */})
       .finally(() => this.#analyzing = false);
+  }
+
+  /**
+   * Forget every cached event after a failure the database did not answer with a refusal (a lost
+   * connection, a server going down): if the server that comes back lost commits it had acknowledged (a
+   * failover to an asynchronous replica), the cache would be ahead of the table.
+   */
+  #forgetOnLostConnection(err: unknown): void {
+    if (!/^(22|23|40|42)/.test(sqlState(err) ?? "")) this.#lastEvent.clear();
   }
 
   /** Remember order `id`'s newest committed event (the cache keeps the most recently written orders). */
@@ -614,8 +629,8 @@ export class OrderStore {
         // order): take the full path now; it numbers from the table, recognises a batch already committed
         // and names the order that fails. Anything else (the connection lost, the server going down) would
         // fail it too: the caller retries later (the outbox does), on the full path.
-        const code = (err as { code?: unknown }).code;
-        if (!(typeof code === "string" && code.startsWith("23"))) {
+        if (sqlState(err)?.startsWith("23") !== true) {
+          this.#forgetOnLostConnection(err);
           throw new OrderStoreError(`applyUpdates: ${describePgError(err)}`, { cause: err });
         }
       }
@@ -632,8 +647,11 @@ export class OrderStore {
    * the statement and nothing is written. The events' `created_at` is the statement's `now()`, as is the
    * rows' `updated_at`.
    */
-  async #applyKnown(updates: readonly OrderUpdate[], tradeRows: Row[]): Promise<AppliedUpdate[]> {
+  async #applyKnown(batch: readonly OrderUpdate[], tradeRows: Row[]): Promise<AppliedUpdate[]> {
     const sql = this.#sql;
+    // In id order, as the full path locks them: two writers never take the same rows' locks in opposite
+    // orders (a deadlock). The results are returned in the batch's order.
+    const updates = [...batch].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     const seqs = updates.map((u) => this.#lastEvent.get(u.id)!.seq + 1);
     const msgs = updates.map((u) => JSON.stringify(u.event));
     const fills = tradeRows.length > 0
@@ -668,7 +686,8 @@ export class OrderStore {
       };
     });
     updates.forEach((u, k) => this.#noteEvent(u.id, { seq: seqs[k], status: u.status, msg: msgs[k] }));
-    return applied;
+    const byUpdate = new Map(updates.map((u, k) => [u, applied[k]]));
+    return batch.map((u) => byUpdate.get(u)!);
   }
 
   /** Any batch: lock the orders, read their newest events, skip what was committed before, apply the rest. */
@@ -1132,6 +1151,7 @@ export class OrderStore {
         )
         select * from ins`;
     } catch (err) {
+      this.#forgetOnLostConnection(err);
       const failing = rows.find((r) => describePgError(err).includes(`(${this.#portfolioId}, ${r.id},`));
       throw new OrderStoreError(
         `recordIntents: inserting ${
@@ -1152,6 +1172,9 @@ export class OrderStore {
     try {
       return await this.#sql.begin(fn) as T;
     } catch (err) {
+      // (an OrderStoreError without a cause is the store's own finding, not the database's)
+      if (!(err instanceof OrderStoreError)) this.#forgetOnLostConnection(err);
+      else if (err.cause !== undefined) this.#forgetOnLostConnection(err.cause);
       if (err instanceof OrderStoreError) throw err;
       throw new OrderStoreError(`${what}: ${describePgError(err)}`, { cause: err });
     }

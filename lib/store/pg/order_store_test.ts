@@ -567,6 +567,35 @@ Deno.test("applyUpdates: an event appended by another writer is not overwritten 
   });
 });
 
+Deno.test("applyUpdates: the one-statement path locks orders in id order, as the full path does (no deadlock)", async () => {
+  await withStore(async (store, sql) => {
+    await store.recordIntents([submitted("a"), submitted("b")]); // both known: the next batch is one statement
+    const other = postgres({ ...SERVER, database: sql.options.database, max: 1, onnotice: () => {} });
+    try {
+      const holder = await other.reserve();
+      try {
+        await holder`set deadlock_timeout = '100ms'`;
+        await holder`begin`;
+        await holder`select 1 from order_history where id = 'a' for update`;
+        // listed b before a: taking b first while the holder, which has a, waits for b would deadlock
+        const batch = store.applyUpdates([
+          update("b", "ACCEPTED", {}, { event: "accepted-b" }),
+          update("a", "ACCEPTED", {}, { event: "accepted-a" }),
+        ]).then((r) => r.map((x) => x.record.id), (e) => `batch failed: ${e.message}`);
+        await new Promise((r) => setTimeout(r, 200));
+        const second = await holder`select 1 from order_history where id = 'b' for update`
+          .then(() => "ok", (e) => `holder failed: ${e.message}`);
+        await holder`rollback`;
+        assertEquals([await batch, second], [["b", "a"], "ok"]);
+      } finally {
+        holder.release();
+      }
+    } finally {
+      await other.end();
+    }
+  });
+});
+
 /**
  * Hold order `id`'s row in another session, start `batch`, end the batch's session from outside while it
  * waits on that lock, then let the row go. The holder and the watcher use a client of their own: a
@@ -615,24 +644,34 @@ async function killWhileWaiting<T>(
 
 Deno.test("applyUpdates: a batch whose connection is killed mid-transaction writes nothing, or once, never twice", async () => {
   await withStore(async (store, sql) => {
-    await store.recordIntents([submitted("a"), submitted("b")]);
+    await store.recordIntents([submitted("a"), submitted("b"), submitted("c")]);
     const events = async (id: string) =>
       (await sql`select seq, status from order_event where id = ${id} order by seq`).map((
         r,
       ) => [r.seq, r.status]);
 
-    // The one-statement path (each order once, its newest event known) is cut: the store forgets what it
-    // assumed and tries the full path at once, which may meet the dying connection too. Whatever came of it,
-    // the outbox sends the batch again after a failure: the event is then there exactly once.
+    // The one-statement path (each order once, its newest event known) is cut. The session ended, not a
+    // refusal: the store forgets every event it knew (the server that comes back might have lost commits)
+    // and throws; the outbox sends the batch again, on the full path, and the event is there exactly once.
+    let transactions = 0;
+    const begin = sql.begin.bind(sql);
+    (sql as { begin: unknown }).begin = (...args: Parameters<typeof begin>) => {
+      transactions++;
+      return begin(...args);
+    };
     const accepted = update("a", "ACCEPTED", { exchange_order_id: "X" }, { event: "accepted" });
     const first = await killWhileWaiting(sql, "a", () => store.applyUpdates([accepted]));
-    if (first.status === "rejected") {
-      assert(first.reason instanceof OrderStoreError, String(first.reason));
-      await store.applyUpdates([accepted]);
-    }
-    const again = await store.applyUpdates([accepted]); // a replay whatever the first outcome: skipped
+    assertEquals(first.status, "rejected");
+    assert((first as PromiseRejectedResult).reason instanceof OrderStoreError);
+    assertEquals(transactions, 0, "no second attempt on a lost connection");
+    await store.applyUpdates([accepted]);
+    assertEquals(transactions, 1, "the retry reads the events");
+    const again = await store.applyUpdates([accepted]); // a replay: skipped
     assertEquals(again.map((x) => [x.record.status, x.event]), [["ACCEPTED", null]]);
     assertEquals(await events("a"), [[1, "RECEIVED"], [2, "SUBMITTED"], [3, "ACCEPTED"]]);
+    // c was known too, and is forgotten with the rest: its next update reads its events
+    await store.applyUpdates([update("c", "ACCEPTED", {}, { event: "accepted" })]);
+    assertEquals(transactions, 3);
 
     // Both paths cut (the full path: two updates of one order): nothing is written, the error is the store's.
     const cut = await killWhileWaiting(sql, "b", () =>
