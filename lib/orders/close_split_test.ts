@@ -1,24 +1,11 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { order, position } from "../../tests/helpers/fake_broker.ts";
+import { insertRequest } from "../../tests/helpers/orders.ts";
 import { aggregateSplit, childOrderId, normalizeOffset, planCloseSplit } from "./close_split.ts";
 import type { InsertRequest, OrderRecord } from "./types.ts";
 
 function close(volume: number, extra: Partial<InsertRequest> = {}): InsertRequest {
-  return {
-    order_id: "c1",
-    portfolio_id: "demo",
-    symbol: "SHFE.rb2605",
-    direction: "SELL",
-    offset: "CLOSE",
-    volume,
-    limit_price: 3500,
-    price_type: "LIMIT",
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    timestamp_ms: null,
-    request_id: null,
-    ...extra,
-  };
+  return insertRequest("c1", { direction: "SELL", offset: "CLOSE", volume, ...extra });
 }
 
 const children = (plan: ReturnType<typeof planCloseSplit>) =>

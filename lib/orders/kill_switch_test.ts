@@ -1,4 +1,5 @@
 import { getLogger } from "@logtape/logtape";
+import { insertRequest } from "../../tests/helpers/orders.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { order, position, snapshot } from "../../tests/helpers/fake_broker.ts";
 import type { AccountSnapshot, InstrumentView, PositionView, QuoteView } from "../broker/types.ts";
@@ -30,21 +31,7 @@ function refusalOf(v: GateRefusal | { warnings: string[] } | null): GateRefusal 
 }
 
 function req(fields: Partial<InsertRequest> = {}): InsertRequest {
-  return {
-    order_id: "o1",
-    portfolio_id: "demo",
-    symbol: RB,
-    direction: "BUY",
-    offset: "OPEN",
-    volume: 1,
-    limit_price: 3500,
-    price_type: "LIMIT",
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    timestamp_ms: null,
-    request_id: null,
-    ...fields,
-  };
+  return insertRequest("o1", { symbol: RB, ...fields });
 }
 
 Deno.test("KillSwitchState: the stricter of portfolio and symbol is in force", () => {

@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { brokerState, FakeBroker, snapshot } from "../../tests/helpers/fake_broker.ts";
+import { insertRequest } from "../../tests/helpers/orders.ts";
 import type { BrokerInsert, SendResult } from "../broker/types.ts";
 import { type InsertCheck, SendGate } from "./send_gate.ts";
 import { brokerInsertOf } from "./rules/test_fixtures.ts";
@@ -34,20 +35,11 @@ class SendingBroker extends FakeBroker {
 }
 
 function request(id: string, limit_price: number | null = 3400.0000000001): InsertRequest {
-  return {
-    order_id: id,
-    portfolio_id: "demo",
-    symbol: "SHFE.rb2605",
-    direction: "BUY",
-    offset: "OPEN",
-    volume: 1,
+  return insertRequest(id, {
     limit_price,
     price_type: limit_price === null ? "ANY" : "LIMIT",
     time_condition: limit_price === null ? "IOC" : "GFD",
-    volume_condition: "ANY",
-    timestamp_ms: null,
-    request_id: null,
-  };
+  });
 }
 
 const insert = brokerInsertOf;

@@ -6,7 +6,8 @@
 import type { Logger } from "@logtape/logtape";
 import { assertEquals } from "../../tests/assert.ts";
 import { withTestDatabase } from "../../tests/helpers/pg.ts";
-import type { BrokerOrderView, BrokerTradeView } from "../broker/types.ts";
+import { externalOrderView, insertRequest } from "../../tests/helpers/orders.ts";
+import type { BrokerTradeView } from "../broker/types.ts";
 import { closeDatabase, connectDatabase, type Database } from "../store/pg/connect.ts";
 import { migrate } from "../store/pg/migrate.ts";
 import { type AppliedUpdate, type NewOrder, OrderStore, type TradeInput } from "../store/pg/order_store.ts";
@@ -30,20 +31,7 @@ async function withSql(fn: (sql: Database) => Promise<void>): Promise<void> {
 
 function submitted(id: string): NewOrder {
   return {
-    request: {
-      order_id: id,
-      portfolio_id: PORTFOLIO,
-      symbol: "SHFE.rb2605",
-      direction: "BUY",
-      offset: "OPEN",
-      volume: 2,
-      limit_price: 3500,
-      price_type: "LIMIT",
-      time_condition: "GFD",
-      volume_condition: "ANY",
-      timestamp_ms: null,
-      request_id: null,
-    },
+    request: insertRequest(id, { volume: 2 }),
     status: "SUBMITTED",
     source: "rest",
     broker_order_id: `TBC_${id}`,
@@ -58,26 +46,6 @@ function submitted(id: string): NewOrder {
 
 function update(id: string, status: OrderUpdate["status"], fields: OrderUpdate["fields"], event: string) {
   return { portfolio_id: PORTFOLIO, id, status, fields, event: { event } } satisfies OrderUpdate;
-}
-
-/** An order of another terminal (its id is not one of this service's). */
-function externalOrder(): BrokerOrderView {
-  return {
-    broker_order_id: "SERVER.123.abc.1",
-    exchange_order_id: "8812",
-    symbol: "DCE.m2605",
-    direction: "SELL",
-    offset: "CLOSE",
-    volume_orign: 4,
-    volume_left: 4,
-    price_type: "LIMIT",
-    limit_price: 2890,
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    status: "ALIVE",
-    last_msg: "未成交",
-    insert_time_ms: Date.UTC(2025, 11, 24, 2, 0, 0),
-  };
 }
 
 function externalTrade(id: string): BrokerTradeView {
@@ -128,7 +96,7 @@ Deno.test("tracker: a batch retried after a lost commit acknowledgement makes on
     });
     await tracker.activate();
     tracker.recordUpdate(update("a", "ACCEPTED", { exchange_order_id: "X" }, "A"));
-    tracker.handle({ type: "order", order: externalOrder() });
+    tracker.handle({ type: "order", order: externalOrderView() });
     tracker.recordUpdate(update("a", "PARTIALLY_FILLED", { filled_quantity: 1, volume_left: 1 }, "B"));
     await tracker.flushed();
     assertEquals(await eventsOf(sql, "a"), ["1:received", "2:submitted", "3:A", "4:B"]);

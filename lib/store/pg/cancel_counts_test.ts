@@ -4,6 +4,7 @@
  * instance that counted the cancels live.
  */
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
+import { insertRequest } from "../../../tests/helpers/orders.ts";
 import { withTestDatabase } from "../../../tests/helpers/pg.ts";
 import { parseConfig } from "../../config.ts";
 import type { InsertRequest } from "../../orders/types.ts";
@@ -22,20 +23,12 @@ function intent(
   options: { symbol?: string; day?: string; parent?: string; broker?: boolean; portfolio?: string } = {},
 ): NewOrder {
   const portfolio = options.portfolio ?? "demo";
-  const request: InsertRequest = {
-    order_id: id,
+  const request: InsertRequest = insertRequest(id, {
     portfolio_id: portfolio,
     symbol: options.symbol ?? RB,
     direction: "SELL",
     offset: "CLOSE",
-    volume: 1,
-    limit_price: 3500,
-    price_type: "LIMIT",
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    timestamp_ms: null,
-    request_id: null,
-  };
+  });
   const broker = options.broker ?? true;
   return {
     request,

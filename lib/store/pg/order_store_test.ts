@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import { installProcessGuards } from "../../process_guards.ts";
+import { externalOrderView, insertRequest } from "../../../tests/helpers/orders.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../../tests/assert.ts";
 import type { BrokerOrderView, BrokerTradeView } from "../../broker/types.ts";
 import { FillLedger } from "../../orders/order_state.ts";
@@ -37,21 +38,7 @@ async function withStore(fn: (store: OrderStore, sql: Database) => Promise<void>
 }
 
 function request(id: string, overrides: Partial<InsertRequest> = {}): InsertRequest {
-  return {
-    order_id: id,
-    portfolio_id: "demo",
-    symbol: "SHFE.rb2605",
-    direction: "BUY",
-    offset: "OPEN",
-    volume: 2,
-    limit_price: 3500.5,
-    price_type: "LIMIT",
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    timestamp_ms: null,
-    request_id: null,
-    ...overrides,
-  };
+  return insertRequest(id, { volume: 2, limit_price: 3500.5, ...overrides });
 }
 
 function submitted(id: string, hash = `h-${id}`, overrides: Partial<InsertRequest> = {}): NewOrder {
@@ -766,23 +753,7 @@ Deno.test("recordTrades: dedup by trade id (in a batch and across calls); trades
 });
 
 function externalView(overrides: Partial<BrokerOrderView> = {}): BrokerOrderView {
-  return {
-    broker_order_id: "SERVER.123.abc.1",
-    exchange_order_id: "   8812",
-    symbol: "DCE.m2605",
-    direction: "SELL",
-    offset: "CLOSE",
-    volume_orign: 4,
-    volume_left: 4,
-    price_type: "LIMIT",
-    limit_price: 2890,
-    time_condition: "GFD",
-    volume_condition: "ANY",
-    status: "ALIVE",
-    last_msg: "未成交",
-    insert_time_ms: 1766541600000,
-    ...overrides,
-  };
+  return externalOrderView({ exchange_order_id: "   8812", insert_time_ms: 1766541600000, ...overrides });
 }
 
 Deno.test("recordExternalOrder: source external, id = broker order id, one event, idempotent", async () => {
