@@ -58,6 +58,7 @@ import type {
   SendResult,
 } from "./types.ts";
 import {
+  ALL_POSITIONS,
   frameNotifies,
   framePositionLots,
   initialBrokerState,
@@ -814,6 +815,10 @@ export class TqBroker implements Broker {
   /** Note which position lot fields this frame set to something that is not a lot count (or repaired). */
   #trackCorruptLots(t: TradeAttempt, frame: Obj): void {
     for (const [symbol, fields] of framePositionLots(frame, t.acct.user_id)) {
+      if (symbol === ALL_POSITIONS) {
+        t.corrupt.clear(); // every position was deleted, with its fields
+        continue;
+      }
       if (fields === null) {
         t.corrupt.delete(symbol); // the position was deleted whole
         continue;

@@ -283,16 +283,27 @@ export function readPosition(
   };
 }
 
+/** The key of {@linkcode framePositionLots}'s answer for "every position deleted" (no DIFF symbol is empty). */
+export const ALL_POSITIONS = "";
+
 /**
  * Lot fields one `rtn_data` frame set for `user`, by symbol: DIFF field → the value the frame carried. A
- * position the frame deleted maps to null (its fields are gone with it).
+ * position the frame deleted maps to null (its fields are gone with it). A frame that deleted the user's
+ * whole subtree or its `positions` starts the answer with {@linkcode ALL_POSITIONS} → null, followed by what
+ * the frame set after that.
  */
 export function framePositionLots(frame: Obj, user: string): Map<string, Map<string, unknown> | null> {
   const out = new Map<string, Map<string, unknown> | null>();
   const data = Array.isArray(frame.data) ? frame.data : [];
   for (const el of data) {
     if (!isObj(el) || !isObj(el.trade)) continue;
+    if (!(user in el.trade)) continue;
     const u = el.trade[user];
+    if (u === null || (isObj(u) && "positions" in u && u.positions === null)) {
+      out.clear();
+      out.set(ALL_POSITIONS, null);
+      continue;
+    }
     if (!isObj(u) || !isObj(u.positions)) continue;
     for (const [symbol, patch] of Object.entries(u.positions)) {
       if (!isObj(patch)) {

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import {
+  ALL_POSITIONS,
   frameNotifies,
   framePositionLots,
   isLotCount,
@@ -181,6 +182,24 @@ Deno.test("framePositionLots lists the lot fields a frame set, and deleted posit
   assertEquals([...lots.keys()], ["SHFE.rb2605", "DCE.m2605"]);
   assertEquals([...lots.get("SHFE.rb2605")!], [["pos_long_today", null], ["volume_long_his", -1]]);
   assertEquals(lots.get("DCE.m2605"), null);
+
+  // the user's positions (or the user's whole subtree) deleted: every position goes, then what came after
+  for (const deletion of [{ demo: { positions: null } }, { demo: null }]) {
+    const reset = framePositionLots({
+      aid: "rtn_data",
+      data: [
+        { trade: { demo: { positions: { "SHFE.rb2605": { pos_long_today: -1 } } } } },
+        { trade: deletion },
+        { trade: { demo: { positions: { "DCE.m2605": { pos_short_his: 2 } } } } },
+      ],
+    }, "demo");
+    assertEquals([...reset.entries()].map(([k, v]) => [k, v && [...v]]), [
+      [ALL_POSITIONS, null],
+      ["DCE.m2605", [["pos_short_his", 2]]],
+    ]);
+  }
+  // another user's deletion is not ours
+  assertEquals(framePositionLots({ aid: "rtn_data", data: [{ trade: { other: null } }] }, "demo").size, 0);
 });
 
 Deno.test("toAccountView: non-numbers become NaN, never 0", () => {

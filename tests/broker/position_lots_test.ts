@@ -147,3 +147,33 @@ Deno.test("a snapshot holding a malformed lot count is not used: not ready, Redi
     });
   });
 });
+
+Deno.test("a corrupted lot field is forgotten when the server deletes the user's positions: the position sent again is read", async () => {
+  await withSim(async (sim) => {
+    await book(sim, RB, 3500, 3501);
+    await withPipeline(sim, async (p) => {
+      assertEquals(p.broker.insert(demoOrder("buy-2", { volume: 2 })), { ok: true });
+      await until("redis 2", async () => (await p.redis.get(positionKey(p.portfolio, RB))) === "2");
+      // a frozen count corrupted (the last good value is kept, the field is remembered as corrupt)
+      const warnings = lotLogs(p.logs, "warning").length;
+      await inject(sim, positionFrame(RB, `"volume_long_frozen_today":0.5`));
+      await until("frozen warning", () => lotLogs(p.logs, "warning").length > warnings);
+      // the server deletes the positions collection, then sends the position again without that field
+      await inject(sim, `{"aid":"rtn_data","data":[{"trade":{"demo":{"positions":null}}},{}]}`);
+      await until("positions gone", () => p.broker.position(RB) === undefined);
+      const errors = lotLogs(p.logs, "error").length;
+      await inject(
+        sim,
+        positionFrame(
+          RB,
+          `"exchange_id":"SHFE","instrument_id":"rb2605","pos_long_today":2,"pos_long_his":0,` +
+            `"pos_short_today":0,"pos_short_his":0,"volume_long_today":2,"volume_long_his":0,` +
+            `"volume_short_today":0,"volume_short_his":0,"volume_long":2,"volume_short":0`,
+        ),
+      );
+      await until("position read again", () => p.broker.position(RB)?.long_today === 2);
+      assertEquals(lotLogs(p.logs, "error").length, errors);
+      assertEquals(p.broker.position(RB)?.long_frozen_today, 0);
+    });
+  });
+});
