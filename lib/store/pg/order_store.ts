@@ -625,11 +625,12 @@ export class OrderStore {
       } catch (err) {
         // Whatever failed, forget what was assumed: the next attempt reads the events.
         for (const id of ids) this.#lastEvent.delete(id);
-        // The database refused the statement (a seq taken meanwhile by another writer, a CHECK, an unknown
-        // order): take the full path now; it numbers from the table, recognises a batch already committed
-        // and names the order that fails. Anything else (the connection lost, the server going down) would
-        // fail it too: the caller retries later (the outbox does), on the full path.
-        if (sqlState(err)?.startsWith("23") !== true) {
+        // The database refused the statement's data (a seq taken meanwhile by another writer, a CHECK, an
+        // unknown order, a value a column cannot hold): take the full path now; it numbers from the table,
+        // recognises a batch already committed and names the order that fails. Anything else (the
+        // connection lost, the server going down) would fail it too: the caller retries later (the outbox
+        // does), on the full path.
+        if (!/^2[23]/.test(sqlState(err) ?? "")) {
           this.#forgetOnLostConnection(err);
           throw new OrderStoreError(`applyUpdates: ${describePgError(err)}`, { cause: err });
         }

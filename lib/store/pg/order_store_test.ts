@@ -440,6 +440,19 @@ Deno.test("applyUpdates: a failing update rolls back the whole batch and the err
     const [n] = await sql`select count(*) as n from order_event`;
     assertEquals(n.n, 4);
 
+    // a value the column cannot hold (a data error, not a constraint): the full path's error, which names
+    // the orders of the failing statement
+    const data = await assertRejects(() =>
+      store.applyUpdates([
+        update("a", "ACCEPTED", {}, { event: "accepted" }),
+        update("b", "FILLED", { filled_quantity: 2 ** 40 }, { event: "fill" }),
+      ])
+    );
+    assert(data instanceof OrderStoreError);
+    assertEquals(data.pg?.code, "22003");
+    assertMatch(data.message, /updating orders a, b/);
+    assertEquals(await store.getOrder("a"), before);
+
     const unknown = await assertRejects(() =>
       store.applyUpdates([
         update("a", "ACCEPTED", {}, { event: "accepted" }),
