@@ -24,7 +24,7 @@ import amqp from "amqplib";
 import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
 import postgres from "postgres";
-import { type Config, parseConfig } from "../lib/config.ts";
+import { type Config, LOG_LEVELS, type LogLevelName, parseConfig } from "../lib/config.ts";
 import { buildService, type Service } from "../lib/service.ts";
 import type { ServerDatabaseConfig } from "../lib/store/pg/connect.ts";
 import { deriveBrokerOrderId } from "../lib/broker/order_ids.ts";
@@ -60,16 +60,18 @@ export function benchNames(tag: string): BenchNames {
  * `TBC_BENCH_LOG_LEVEL` (`info` measures the shipped default's cost: the in-process service then logs to its
  * file only, so the console keeps the bench's tables).
  */
-export function benchLogLevel(): "debug" | "info" | "warning" | "error" {
+export function benchLogLevel(): LogLevelName {
   const level = Deno.env.get("TBC_BENCH_LOG_LEVEL") ?? "warning";
-  if (level === "debug" || level === "info" || level === "warning" || level === "error") return level;
-  throw new Error(`TBC_BENCH_LOG_LEVEL must be debug, info, warning or error, not ${JSON.stringify(level)}`);
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevelName;
+  throw new Error(
+    `TBC_BENCH_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(level)}`,
+  );
 }
 
 /** Options of {@linkcode benchConfigText}. */
 export interface BenchConfigOptions {
   /** Default {@linkcode benchLogLevel}. */
-  logLevel?: "debug" | "info" | "warning" | "error";
+  logLevel?: LogLevelName;
   logFile?: string;
   /** HTTP port (default 0 = any). */
   httpPort?: number;

@@ -44,7 +44,8 @@ function str() {
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 const runModes = ["real", "sandbox", "sim"] as const;
-const logLevels = ["debug", "info", "warning", "error"] as const;
+/** The values of `log.level`. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 const logFormats = ["text", "json"] as const;
 
 const tqSchema = z.strictObject({
@@ -145,7 +146,7 @@ const httpSchema = z.strictObject({
 
 const logSchema = z.strictObject({
   file: z.string().min(1).default("tqsdk_broker_connect.log"),
-  level: z.preprocess((v) => typeof v === "string" ? v.toLowerCase() : v, z.enum(logLevels)).default("info"),
+  level: z.preprocess((v) => typeof v === "string" ? v.toLowerCase() : v, z.enum(LOG_LEVELS)).default("info"),
   format: z.enum(logFormats).default("text"),
 });
 

@@ -102,17 +102,21 @@ export function redactRecord(record: LogRecord): LogRecord {
   return { ...record, message, properties: redactValue(record.properties) as Record<string, unknown> };
 }
 
-/** Redacted copies by original record: LogTape hands the same record to every sink, redacted once. */
-const redactedRecords = new WeakMap<LogRecord, LogRecord>();
-
-function redactOnce(record: LogRecord): LogRecord {
-  let out = redactedRecords.get(record);
-  if (out === undefined) {
-    out = redactRecord(record);
-    redactedRecords.set(record, out);
-  }
-  return out;
+/**
+ * `fn` computed once per record: LogTape hands the same record to every sink, so the console and the file
+ * sink share one redacted copy and one formatted line.
+ */
+function oncePerRecord<T>(fn: (r: LogRecord) => T): (r: LogRecord) => T {
+  const done = new WeakMap<LogRecord, T>();
+  return (record) => {
+    if (done.has(record)) return done.get(record)!;
+    const out = fn(record);
+    done.set(record, out);
+    return out;
+  };
 }
+
+const redactOnce = oncePerRecord(redactRecord);
 
 /** Wrap a sink so every record is redacted first (once for all sinks); disposal is forwarded. */
 export function redactingSink(inner: Sink): Sink {
@@ -229,19 +233,6 @@ export function formatJsonLine(record: LogRecord): string {
 // Setup
 // ---------------------------------------------------------------------------------------------------------
 
-/** `format` with its lines kept by record, so the console and the file sink format a record once. */
-function formatOnce(format: (r: LogRecord) => string): (r: LogRecord) => string {
-  const lines = new WeakMap<LogRecord, string>();
-  return (record) => {
-    let line = lines.get(record);
-    if (line === undefined) {
-      line = format(record);
-      lines.set(record, line);
-    }
-    return line;
-  };
-}
-
 /** Options of {@link setupLogging}. */
 export interface SetupLoggingOptions {
   /** Also write to the console (stderr). Default true. */
@@ -280,7 +271,7 @@ function consoleSink(format: (r: LogRecord) => string): Sink {
  * from `log.format`. Replaces any earlier setup. The log file's folder is created if needed.
  */
 export async function setupLogging(config: LogConfig, options: SetupLoggingOptions = {}): Promise<void> {
-  const format = formatOnce(config.format === "json" ? formatJsonLine : formatTextLine);
+  const format = oncePerRecord(config.format === "json" ? formatJsonLine : formatTextLine);
   const sinks: Record<string, Sink> = {};
   if (options.console ?? true) sinks.console = redactingSink(consoleSink(format));
   if (options.file ?? true) {

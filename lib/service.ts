@@ -212,8 +212,6 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   };
   let killSwitch: KillSwitch | null = null;
   let flattenResumed = false;
-  /** Set when the lease component stops, so its release is logged as a stop and not as a lost lease. */
-  let leaseReleasing = false;
   let resumeFlatten = () => {};
   let unsubscribeResume: (() => void) | null = null;
   let killSwitchStore: KillSwitchStore | null = null;
@@ -365,7 +363,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       syncIntake();
       resumeFlatten();
     };
-    const onChange = (held: boolean) => {
+    const onChange = (held: boolean, released?: boolean) => {
       if (held) {
         const takeover = everHeld || !isEmbeddedConfig(config.database);
         everHeld = true;
@@ -379,7 +377,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       } else {
         activated = false;
         flattenResumed = false;
-        if (leaseReleasing) {
+        if (released) {
           leaseLog.info("lease for portfolio {portfolio_id} released: the service is stopping", {
             portfolio_id: portfolioId,
           });
@@ -417,7 +415,6 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       });
     }
   }, async () => {
-    leaseReleasing = true;
     await parts.lease?.stop();
     if (parts.leaseSql) await closeDatabase(parts.leaseSql);
     parts.leaseSql = null;

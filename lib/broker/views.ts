@@ -297,9 +297,8 @@ export function framePositionLots(frame: Obj, user: string): Map<string, Map<str
   const data = Array.isArray(frame.data) ? frame.data : [];
   for (const el of data) {
     if (!isObj(el) || !isObj(el.trade)) continue;
-    if (!(user in el.trade)) continue;
     const u = el.trade[user];
-    if (u === null || (isObj(u) && "positions" in u && u.positions === null)) {
+    if (u === null || (isObj(u) && u.positions === null)) {
       out.clear();
       out.set(ALL_POSITIONS, null);
       continue;

@@ -8,6 +8,7 @@ import type { Sim } from "../../lib/sim/mod.ts";
 import { createBroker, deriveBrokerOrderId } from "../../lib/broker/mod.ts";
 import type { Broker, BrokerInsert } from "../../lib/broker/types.ts";
 import { book, control, Recorder, sleep, tqConfig, withSim } from "./env.ts";
+import { insertPacket } from "../sim/raw_diff.ts";
 
 const RB = "SHFE.rb2605";
 const SIM_ACCOUNTS = [{ user: "demo", password: "demo" }];
@@ -398,20 +399,7 @@ Deno.test("broker (sim): orders and trades that vanished while disconnected are 
 Deno.test("broker (sim): a snapshot in two parts is not ready (sends refused RECONCILING) until trade_more_data:false", async () => {
   await withSim(async (sim) => {
     await book(sim, RB, 3500, 3501);
-    sim.engine().insertOrder("demo", {
-      aid: "insert_order",
-      user_id: "demo",
-      order_id: "resting-before",
-      exchange_id: "SHFE",
-      instrument_id: "rb2605",
-      direction: "BUY",
-      offset: "OPEN",
-      volume: 1,
-      price_type: "LIMIT",
-      limit_price: 3400,
-      volume_condition: "ANY",
-      time_condition: "GFD",
-    });
+    sim.engine().insertOrder("demo", insertPacket("demo", "resting-before", 3400));
     await control(sim, "/sim/faults", { split_snapshot: true, hold_snapshot: true });
     await withBroker(sim, async (broker, rec) => {
       await rec.wait("state", (e) => e.state.phase === "syncing", "logged in, syncing");

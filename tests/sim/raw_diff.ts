@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { InsertOrderPacket } from "../../lib/diff/types.ts";
+
 /** A parsed frame. */
 export type Frame = Record<string, unknown>;
 
@@ -101,7 +103,7 @@ export class RawDiffSocket {
 }
 
 /** A 1-lot BUY OPEN LIMIT `insert_order` of SHFE.rb2605 at `price` for `user`. */
-export function insertPacket(user: string, orderId: string, price = 3490): Frame {
+export function insertPacket(user: string, orderId: string, price = 3490): InsertOrderPacket & Frame {
   return {
     aid: "insert_order",
     user_id: user,

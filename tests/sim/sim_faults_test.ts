@@ -122,7 +122,7 @@ Deno.test("sim faults: refused logins, then a snapshot delivered in two parts", 
       upper_limit: 4000,
       lower_limit: 3000,
     });
-    sim.engine().insertOrder("demo", insertPacket("demo", "resting-1", 3490) as never);
+    sim.engine().insertOrder("demo", insertPacket("demo", "resting-1", 3490));
     await post(sim, "/sim/faults", { reset: true, split_snapshot: true });
     // on the wire: the first part is marked incomplete and has no orders; the second completes it
     const raw = await rawLogin(sim.baseUrl, "demo", "demo");

@@ -24,8 +24,11 @@ import { withTimeout } from "../../timeout.ts";
 export interface LeaseOptions {
   /** How often a standby retries, and the holder checks its session (ms). Default 2000. */
   intervalMs?: number;
-  /** Called when the lease is gained (true) or lost (false). */
-  onChange?: (held: boolean) => void;
+  /**
+   * Called when the lease is gained (true) or lost (false); `released` is true when it ended because this
+   * instance stopped (not lost to another instance or to the database).
+   */
+  onChange?: (held: boolean, released?: boolean) => void;
   /**
    * How long the holder's heartbeat may go unanswered before the lease counts as lost (ms). Default: the
    * interval, at least 1000.
@@ -71,7 +74,7 @@ export class ProcessLease implements Lease {
     return Promise.resolve();
   }
   stop(): Promise<void> {
-    if (this.#since > 0) this.options.onChange?.(false);
+    if (this.#since > 0) this.options.onChange?.(false, true);
     this.#since = 0;
     return Promise.resolve();
   }
@@ -129,7 +132,7 @@ export class PortfolioLease implements Lease {
         // the session is gone: PostgreSQL released the lock with it
       }
     }
-    this.#setHeld(false);
+    this.#setHeld(false, true);
   }
 
   #runTick(): Promise<void> {
@@ -170,9 +173,9 @@ export class PortfolioLease implements Lease {
     }
   }
 
-  #setHeld(held: boolean): void {
+  #setHeld(held: boolean, released = false): void {
     if (this.#held === held) return;
     this.#held = held;
-    this.options.onChange?.(held);
+    this.options.onChange?.(held, released);
   }
 }

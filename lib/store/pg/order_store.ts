@@ -195,6 +195,7 @@ const UPDATE_FIELDS = [
 ] as const;
 
 type Row = Record<string, unknown>;
+type Tx = postgres.TransactionSql<{ int8: number }>;
 
 /** How many orders' newest events the store remembers (a day's orders, many times over). */
 const LAST_EVENT_CACHE = 100_000;
@@ -217,7 +218,6 @@ function lastOfIntent(intent: NewOrder): KnownEvent {
   const e = intent.events[intent.events.length - 1];
   return { seq: intent.events.length, status: e.status, msg: msgText(e.msg) };
 }
-type Tx = postgres.TransactionSql<{ int8: number }>;
 
 function numOrNull(v: unknown): number | null {
   if (v === null || v === undefined) return null;
@@ -613,13 +613,14 @@ export class OrderStore {
     const ids = [...perOrder.keys()].sort();
     const maxPerOrder = Math.max(...perOrder.values());
     // (An update equal to the order's newest event goes the full way, which treats it as a replay.)
+    const msgs = new Map(updates.map((u) => [u, JSON.stringify(u.event)]));
     const known = (u: OrderUpdate) => {
       const last = this.#lastEvent.get(u.id);
-      return last !== undefined && !(last.status === u.status && last.msg === JSON.stringify(u.event));
+      return last !== undefined && !(last.status === u.status && last.msg === msgs.get(u));
     };
     if (maxPerOrder === 1 && updates.every(known)) {
       try {
-        const applied = await this.#applyKnown(updates, tradeRows);
+        const applied = await this.#applyKnown(updates, { msgs, tradeRows });
         this.#noteWritten(updates.length + tradeRows.length);
         return applied;
       } catch (err) {
@@ -648,15 +649,20 @@ export class OrderStore {
    * the statement and nothing is written. The events' `created_at` is the statement's `now()`, as is the
    * rows' `updated_at`.
    */
-  async #applyKnown(batch: readonly OrderUpdate[], tradeRows: Row[]): Promise<AppliedUpdate[]> {
+  async #applyKnown(
+    batch: readonly OrderUpdate[],
+    input: { msgs: ReadonlyMap<OrderUpdate, string>; tradeRows: Row[] },
+  ): Promise<AppliedUpdate[]> {
     const sql = this.#sql;
     // In id order, as the full path locks them: two writers never take the same rows' locks in opposite
     // orders (a deadlock). The results are returned in the batch's order.
     const updates = [...batch].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     const seqs = updates.map((u) => this.#lastEvent.get(u.id)!.seq + 1);
-    const msgs = updates.map((u) => JSON.stringify(u.event));
-    const fills = tradeRows.length > 0
-      ? sql`, fills as (insert into trade ${sql(tradeRows)} on conflict (portfolio_id, trade_id) do nothing)`
+    const msgs = updates.map((u) => input.msgs.get(u)!);
+    const fills = input.tradeRows.length > 0
+      ? sql`, fills as (insert into trade ${
+        sql(input.tradeRows)
+      } on conflict (portfolio_id, trade_id) do nothing)`
       : sql``;
     const rows = await sql`
       with events as (
@@ -669,12 +675,13 @@ export class OrderStore {
       )${fills}
       ${updateOrders(sql, this.#portfolioId, updates)}`;
     const byId = new Map(rows.map((r) => [r.id as string, toOrder(r)]));
-    const applied = updates.map((u, k): AppliedUpdate => {
+    const applied = new Map<OrderUpdate, AppliedUpdate>();
+    updates.forEach((u, k) => {
       const record = byId.get(u.id);
       if (!record) {
         throw new OrderStoreError(`applyUpdates: order ${u.id} was not updated`, { orderId: u.id });
       }
-      return {
+      applied.set(u, {
         record,
         event: {
           portfolio_id: this.#portfolioId,
@@ -684,11 +691,10 @@ export class OrderStore {
           msg: JSON.parse(msgs[k]),
           created_at: record.updated_at,
         },
-      };
+      });
+      this.#noteEvent(u.id, { seq: seqs[k], status: u.status, msg: msgs[k] });
     });
-    updates.forEach((u, k) => this.#noteEvent(u.id, { seq: seqs[k], status: u.status, msg: msgs[k] }));
-    const byUpdate = new Map(updates.map((u, k) => [u, applied[k]]));
-    return batch.map((u) => byUpdate.get(u)!);
+    return batch.map((u) => applied.get(u)!);
   }
 
   /** Any batch: lock the orders, read their newest events, skip what was committed before, apply the rest. */
@@ -1174,8 +1180,8 @@ export class OrderStore {
       return await this.#sql.begin(fn) as T;
     } catch (err) {
       // (an OrderStoreError without a cause is the store's own finding, not the database's)
-      if (!(err instanceof OrderStoreError)) this.#forgetOnLostConnection(err);
-      else if (err.cause !== undefined) this.#forgetOnLostConnection(err.cause);
+      const cause = err instanceof OrderStoreError ? err.cause : err;
+      if (cause !== undefined) this.#forgetOnLostConnection(cause);
       if (err instanceof OrderStoreError) throw err;
       throw new OrderStoreError(`${what}: ${describePgError(err)}`, { cause: err });
     }
