@@ -62,6 +62,13 @@ Deno.test("fault: PostgreSQL restarted mid-burst — nothing lost, nothing place
           redis,
           expectedIds: Array.from({ length: total }, (_, i) => `pq-${i}`),
         });
+        if (result.counts.rejected > 0) {
+          // (for whoever meets a failure below: which orders were refused, and why)
+          const refused = await sql`
+            select id, reject_reason from order_history
+            where portfolio_id = ${names.portfolio} and status = 'REJECTED' order by id`;
+          console.log(`postgres restart: refused ${JSON.stringify(refused)}`);
+        }
         assert(result.counts.filled === total / 3, JSON.stringify(result.counts));
         const dead = await publisher.deadLetters();
         assert(dead.length === 0, `unexpected dead letters: ${JSON.stringify(dead.map((d) => d.headers))}`);
