@@ -75,8 +75,11 @@ const ACK_STATUSES = new Set(["ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELE
 
 /** Values read at scrape time. Every one is optional. */
 export interface MetricSources {
-  /** Epoch ms up to which the live view is known to match the broker (`LiveView.confirmedAt()`); 0 = no snapshot. */
-  confirmedAt?: () => number;
+  /**
+   * Epoch ms up to which the live view is known to match the broker at `now` (`LiveView.confirmedAt(now)`:
+   * `now` itself while ready); 0 = no snapshot.
+   */
+  confirmedAt?: (now: number) => number;
   /** The broker state (for `last_data_at`). */
   brokerState?: () => BrokerState;
   /** Open `/ws` subscribers and messages sent (`StreamHub.stats()`). */
@@ -215,8 +218,10 @@ export class ServiceMetrics {
         "Age of the live view: 0 while the broker is ready, else seconds since last confirmed; -1 before any.",
       registers,
       collect() {
-        const at = self.#sources.confirmedAt?.() ?? 0;
-        this.set(at > 0 ? Math.max(0, (self.#now() - at) / 1000) : -1);
+        // one clock reading for both: while ready the age is exactly 0, not the time between two readings
+        const now = self.#now();
+        const at = self.#sources.confirmedAt?.(now) ?? 0;
+        this.set(at > 0 ? Math.max(0, (now - at) / 1000) : -1);
       },
     });
     new Gauge({

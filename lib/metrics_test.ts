@@ -90,6 +90,13 @@ Deno.test("metrics: scrape-time sources (snapshot age, sinks, ws)", async () => 
   assertEquals(values(await m.render()).get("tbc_snapshot_age_seconds"), -1);
 });
 
+Deno.test("metrics: a ready view's snapshot age is 0 however the clock moves during the scrape", async () => {
+  let clock = 5_000_000;
+  const m = new ServiceMetrics({ portfolioId: "pf", processMetrics: false, now: () => clock++ });
+  m.setSources({ confirmedAt: (now) => now }); // ready: confirmed at the moment asked about
+  assertEquals(values(await m.render()).get("tbc_snapshot_age_seconds"), 0);
+});
+
 Deno.test("metrics: reject reason labels stay bounded", () => {
   assertEquals(rejectReasonCode("NOT_AT_BROKER: never reached the gateway"), "NOT_AT_BROKER");
   assertEquals(rejectReasonCode("资金不足"), "BROKER");

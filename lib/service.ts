@@ -473,7 +473,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       onRequest: (info) => metrics.httpRequest(info),
     });
     metrics.setSources({
-      confirmedAt: () => view.confirmedAt(),
+      confirmedAt: (now) => view.confirmedAt(now),
       brokerState: () => broker.state(),
       ws: () => hub.stats(),
       redis: parts.writer ? (() => parts.writer!.status()) : undefined,
