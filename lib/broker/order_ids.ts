@@ -36,9 +36,17 @@ export const MAX_BROKER_ORDER_ID_LENGTH = 128;
 
 const ID_PATTERN = /^tbc([0-9a-f]{8})\.([A-Za-z0-9_.:-]{1,64})(?:~([A-Za-z0-9_]{1,16}))?$/;
 
+const tags = new Map<string, string>();
+
 /** The 8-hex tag of a portfolio id (first 32 bits of its SHA-256, lowercase hex). */
 export function portfolioTag(portfolioId: string): string {
-  return createHash("sha256").update(portfolioId, "utf8").digest("hex").slice(0, 8);
+  // A service has one portfolio: its tag is computed once, not on every order and every frame's order id.
+  let tag = tags.get(portfolioId);
+  if (tag === undefined) {
+    tag = createHash("sha256").update(portfolioId, "utf8").digest("hex").slice(0, 8);
+    if (tags.size < 64) tags.set(portfolioId, tag);
+  }
+  return tag;
 }
 
 /**

@@ -596,20 +596,32 @@ export class RabbitIntake {
   // Deliveries
   // -------------------------------------------------------------------------------------------------------
 
-  #redeliveryKey(msg: ConsumeMessage): string {
-    const hash = createHash("sha256").update(msg.content).digest("hex");
-    return `${msg.properties.messageId ?? ""}:${hash}`;
+  /**
+   * The delivery's key in the redelivery memory (message id and a SHA-256 of the body), computed on first
+   * use: a first delivery needs it only when the memory holds any message, so the usual delivery skips the
+   * hash.
+   */
+  #redeliveryKey(msg: ConsumeMessage): () => string {
+    let key: string | null = null;
+    return () =>
+      key ??= `${msg.properties.messageId ?? ""}:${createHash("sha256").update(msg.content).digest("hex")}`;
   }
 
-  #countRedelivery(key: string, msg: ConsumeMessage): number {
+  /** Forget the delivery's redelivery count (nothing to do while the memory is empty). */
+  #forgetRedelivery(key: () => string): void {
+    if (this.#redeliveries.size > 0) this.#redeliveries.delete(key());
+  }
+
+  #countRedelivery(key: () => string, msg: ConsumeMessage): number {
     const header = Number(msg.properties.headers?.["x-delivery-count"] ?? 0);
     if (!msg.fields.redelivered) {
-      this.#redeliveries.delete(key);
+      this.#forgetRedelivery(key);
       return Number.isFinite(header) ? header : 0;
     }
-    const count = Math.max((this.#redeliveries.get(key) ?? 0) + 1, Number.isFinite(header) ? header : 0);
-    this.#redeliveries.delete(key); // re-insert at the end: the map is kept in recency order
-    this.#redeliveries.set(key, count);
+    const k = key();
+    const count = Math.max((this.#redeliveries.get(k) ?? 0) + 1, Number.isFinite(header) ? header : 0);
+    this.#redeliveries.delete(k); // re-insert at the end: the map is kept in recency order
+    this.#redeliveries.set(k, count);
     if (this.#redeliveries.size > REDELIVERY_MEMORY) {
       const oldest = this.#redeliveries.keys().next().value;
       if (oldest !== undefined) this.#redeliveries.delete(oldest);
@@ -631,7 +643,7 @@ export class RabbitIntake {
     const redeliveries = this.#countRedelivery(key, msg);
     if (redeliveries > this.#maxRedeliveries) {
       this.#log.warn("RabbitMQ message {id} redelivered {n} times: dead-lettered unhandled", {
-        id: msg.properties.messageId ?? key.slice(-16),
+        id: msg.properties.messageId ?? key().slice(-16),
         n: redeliveries,
       });
       await this.#deadLetter(session, msg, key, {
@@ -662,7 +674,7 @@ export class RabbitIntake {
     switch (outcome?.action) {
       case "ack":
         if (this.#settle(session, msg, "ack")) {
-          this.#redeliveries.delete(key);
+          this.#forgetRedelivery(key);
           this.#update({ acked: this.#state.acked + 1 });
         }
         return;
@@ -670,7 +682,7 @@ export class RabbitIntake {
         await this.#deadLetter(session, msg, key, outcome);
         return;
       case "requeue":
-        if (outcome.transient) this.#redeliveries.delete(key);
+        if (outcome.transient) this.#forgetRedelivery(key);
         await this.#requeue(session, msg, outcome.reason);
         return;
       default:
@@ -723,7 +735,7 @@ export class RabbitIntake {
   async #deadLetter(
     session: Session,
     msg: ConsumeMessage,
-    key: string,
+    key: () => string,
     outcome: { reason: string; fields?: FieldError[] },
   ): Promise<void> {
     if (session.closed) {
@@ -777,7 +789,7 @@ export class RabbitIntake {
       return;
     }
     if (this.#settle(session, msg, "ack")) {
-      this.#redeliveries.delete(key);
+      this.#forgetRedelivery(key);
       this.#update({ dead_lettered: this.#state.dead_lettered + 1 });
       this.#log.warn("RabbitMQ message dead-lettered to {dlx}: {reason}", {
         dlx: this.topology.deadLetterExchange,

@@ -288,7 +288,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Turn text or bytes into a JSON value, or the `$` error explaining why not. */
-function decodeBody(body: unknown, maxBytes: number): { value: unknown } | { error: FieldError } {
+/**
+ * A request body as a value: UTF-8 bytes (a RabbitMQ body) or JSON text parsed (a leading BOM dropped), any
+ * other value as it is. `error` says what made the body unusable: too large, not UTF-8, not JSON. Parse a
+ * body once with this and hand the value to {@linkcode parseOrderRequest} and the control-message parser.
+ */
+export function decodeRequestBody(
+  body: unknown,
+  options: { maxBytes?: number } = {},
+): { value: unknown } | { error: FieldError } {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   let text: string;
   if (body instanceof Uint8Array) {
     if (body.byteLength > maxBytes) {
@@ -451,7 +460,7 @@ function parseEnvelope(o: Record<string, unknown>, portfolioId: string): ParsedR
  */
 export function parseOrderRequest(body: unknown, options: ParseOrderRequestOptions): ParsedRequest {
   try {
-    const decoded = decodeBody(body, options.maxBytes ?? DEFAULT_MAX_BYTES);
+    const decoded = decodeRequestBody(body, options);
     if ("error" in decoded) return invalid([decoded.error]);
     const o = decoded.value;
     if (!isPlainObject(o)) return invalid([{ field: "$", message: "expected a JSON object" }]);

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertMatch } from "../../tests/assert.ts";
 import { Buffer } from "node:buffer";
 import {
   cancelRequestSchema,
+  decodeRequestBody,
   envelopeSchema,
   formatFieldErrors,
   insertRequestSchema,
@@ -366,6 +367,40 @@ Deno.test("request: whole-body refusals: size, JSON, not an object, bytes", () =
   assertEquals(errorsOf(new Uint8Array([0x7b, 0xff, 0x7d])), [{ field: "$", message: "not UTF-8 text" }]);
   assertEquals(parseOrderRequest(seed, opts).kind, "insert"); // an already parsed object
   assertEquals(parseOrderRequest(undefined, opts).kind, "invalid");
+});
+
+Deno.test("request: a body decoded once parses as the body itself does", () => {
+  const enc = new TextEncoder();
+  const bodies: unknown[] = [
+    enc.encode(JSON.stringify(seed)),
+    Buffer.from("\uFEFF" + JSON.stringify({ ...seed, volume: -1 })),
+    JSON.stringify({ type: "SUBMIT", request_id: "r-1", payload: seed }),
+    enc.encode(JSON.stringify({ action: "cancel", order_id: "x-1", portfolio_id: "demo" })),
+    enc.encode(JSON.stringify([1, 2])),
+    seed,
+  ];
+  for (const body of bodies) {
+    const decoded = decodeRequestBody(body);
+    assert("value" in decoded);
+    assertEquals(parseOrderRequest(decoded.value, opts), parseOrderRequest(body, opts));
+  }
+  // Unusable bodies: the same refusal as the parser's.
+  for (
+    const [body, options] of [
+      [new Uint8Array([0x7b, 0xff, 0x7d]), {}],
+      ["{nope", {}],
+      [JSON.stringify(seed), { maxBytes: 10 }],
+    ] as const
+  ) {
+    const decoded = decodeRequestBody(body, options);
+    assert("error" in decoded);
+    assertEquals(parseOrderRequest(body, { ...opts, ...options }), {
+      kind: "invalid",
+      errors: [decoded.error],
+      order_id: null,
+      portfolio_id: null,
+    });
+  }
 });
 
 Deno.test("request: formatFieldErrors and the exported schemas", () => {

@@ -195,6 +195,65 @@ const UPDATE_FIELDS = [
 ] as const;
 
 type Row = Record<string, unknown>;
+
+/** The `order_history` columns an intent row sets (`#intentRow`), in statement order. */
+const INTENT_COLUMNS = [
+  "portfolio_id",
+  "id",
+  "status",
+  "symbol",
+  "direction",
+  "offset",
+  "volume",
+  "limit_price",
+  "price_type",
+  "time_condition",
+  "volume_condition",
+  "volume_left",
+  "broker_order_id",
+  "reject_reason",
+  "source",
+  "request_hash",
+  "parent_id",
+  "trading_day",
+] as const;
+
+/** One intent's `order_history` row: exactly the {@link INTENT_COLUMNS}. */
+type IntentRow = Record<typeof INTENT_COLUMNS[number], unknown> & { id: string };
+
+const intentStatements = new Map<number, string>();
+
+/**
+ * The one statement that records `n` new intents and their events (`recordIntents`' fast path): `n` rows of
+ * {@link INTENT_COLUMNS} as `$1…`, then the portfolio id and the events as four arrays (id, seq, status,
+ * msg). Inserts nothing for an id that exists; returns the new rows' `id` and `created_at`.
+ */
+function intentStatement(n: number): string {
+  let text = intentStatements.get(n);
+  if (text !== undefined) return text;
+  const width = INTENT_COLUMNS.length;
+  const values = Array.from(
+    { length: n },
+    (_, r) => `(${INTENT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(", ")})`,
+  );
+  const p = n * width;
+  text = `with ins as (
+      insert into order_history (${INTENT_COLUMNS.map((c) => `"${c}"`).join(", ")})
+      values ${values.join(", ")}
+      on conflict (portfolio_id, id) do nothing
+      returning id, to_char(created_at at time zone 'UTC', ${ISO}) as created_at
+    ), ev as (
+      insert into order_event (portfolio_id, id, seq, status, msg)
+      select $${p + 1}, e.id, e.seq, e.status, e.msg
+      from unnest($${p + 2}::text[], $${p + 3}::int[], $${p + 4}::text[], $${
+    p + 5
+  }::text[]) as e(id, seq, status, msg)
+      where e.id in (select id from ins)
+    )
+    select * from ins`;
+  if (intentStatements.size < 256) intentStatements.set(n, text);
+  return text;
+}
 type Tx = postgres.TransactionSql<{ int8: number }>;
 
 /** How many orders' newest events the store remembers (a day's orders, many times over). */
@@ -479,7 +538,7 @@ export class OrderStore {
       let inserted: Row[];
       try {
         inserted = await tx`
-          insert into order_history ${tx(toInsert)}
+          insert into order_history ${tx(toInsert as Row[])}
           on conflict (portfolio_id, id) do nothing
           returning ${tx.unsafe(ORDER_COLUMNS)}`;
       } catch (err) {
@@ -1047,7 +1106,7 @@ export class OrderStore {
     }));
   }
 
-  #intentRow(intent: NewOrder): Row & { id: string } {
+  #intentRow(intent: NewOrder): IntentRow {
     const r = intent.request as Partial<InsertRequest> & RejectedRequest;
     const id = r.order_id;
     if (typeof id !== "string" || id === "") {
@@ -1125,7 +1184,7 @@ export class OrderStore {
    */
   async #insertNew(
     intents: readonly NewOrder[],
-    rows: (Row & { id: string })[],
+    rows: IntentRow[],
   ): Promise<Map<string, OrderRecord>> {
     // The events as four parallel arrays (cheaper to send and unpack than a JSON document).
     const ids: string[] = [];
@@ -1143,20 +1202,20 @@ export class OrderStore {
     const sql = this.#sql;
     let inserted: Row[];
     try {
-      // Only the timestamps come back: every other column of a new row is what was sent or its default.
-      inserted = await sql`
-        with ins as (
-          insert into order_history ${sql(rows)}
-          on conflict (portfolio_id, id) do nothing
-          returning id, to_char(created_at at time zone 'UTC', ${sql.unsafe(ISO)}) as created_at
-        ), ev as (
-          insert into order_event (portfolio_id, id, seq, status, msg)
-          select ${this.#portfolioId}, e.id, e.seq, e.status, e.msg
-          from unnest(${sql.array(ids)}::text[], ${sql.array(seqs)}::int[], ${sql.array(statuses)}::text[],
-            ${sql.array(msgs as string[])}::text[]) as e(id, seq, status, msg)
-          where e.id in (select id from ins)
-        )
-        select * from ins`;
+      // The statement's text depends only on the number of rows (built once per size): no query building
+      // per call, which cost more than PostgreSQL's own parse of a new statement (~0.15 ms an intent).
+      const params: unknown[] = [];
+      for (const row of rows) for (const c of INTENT_COLUMNS) params.push(row[c] ?? null);
+      params.push(
+        this.#portfolioId,
+        sql.array(ids),
+        sql.array(seqs),
+        sql.array(statuses),
+        sql.array(msgs as string[]),
+      );
+      inserted = await sql.unsafe(intentStatement(rows.length), params as postgres.ParameterOrJSON<never>[], {
+        prepare: true,
+      });
     } catch (err) {
       this.#forgetOnLostConnection(err);
       const failing = rows.find((r) => describePgError(err).includes(`(${this.#portfolioId}, ${r.id},`));
