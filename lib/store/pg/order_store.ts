@@ -376,13 +376,24 @@ function msgText(msg: Record<string, unknown> | null): string | null {
  */
 function updateOrders(on: Database | Tx, portfolioId: string, updates: readonly OrderUpdate[]) {
   const q = on as Database; // the same tagged template and helpers on a transaction
-  const input = updates.map((u) => {
+  return q`
+    update order_history o set ${q.unsafe(UPDATE_SET)}
+    from jsonb_to_recordset(${q.json(updateInput(updates))}::jsonb) as u(id text, status text, f jsonb)
+    where o.portfolio_id = ${portfolioId} and o.id = u.id
+    returning ${q.unsafe(QUALIFIED_ORDER_COLUMNS)}`;
+}
+
+/** The JSON document of {@link updateOrders}: per update its id, status and the fields it sets (`f`). */
+function updateInput(updates: readonly OrderUpdate[]): postgres.JSONValue {
+  return updates.map((u) => {
     const f: Row = {};
     for (const k of UPDATE_FIELDS) if (u.fields[k] !== undefined) f[k] = u.fields[k];
     return { id: u.id, status: u.status, f };
-  });
-  return q`
-    update order_history o set
+  }) as unknown as postgres.JSONValue;
+}
+
+/** The `SET` list of {@link updateOrders}: the status, each field `u.f` holds, `updated_at`. */
+const UPDATE_SET = `
       status = u.status,
       filled_quantity = case when u.f ? 'filled_quantity' then (u.f->>'filled_quantity')::int
         else o.filled_quantity end,
@@ -396,11 +407,59 @@ function updateOrders(on: Database | Tx, portfolioId: string, updates: readonly 
       last_msg = case when u.f ? 'last_msg' then u.f->>'last_msg' else o.last_msg end,
       reject_reason = case when u.f ? 'reject_reason' then u.f->>'reject_reason' else o.reject_reason end,
       trading_day = case when u.f ? 'trading_day' then u.f->>'trading_day' else o.trading_day end,
-      updated_at = now()
-    from jsonb_to_recordset(${q.json(input as unknown as postgres.JSONValue)}::jsonb)
-      as u(id text, status text, f jsonb)
-    where o.portfolio_id = ${portfolioId} and o.id = u.id
-    returning ${q.unsafe(QUALIFIED_ORDER_COLUMNS)}`;
+      updated_at = now()`;
+
+/** The `trade` columns a fill row sets (`#tradeRows`), in statement order. */
+const TRADE_COLUMNS_IN = [
+  "portfolio_id",
+  "trade_id",
+  "order_id",
+  "broker_order_id",
+  "symbol",
+  "direction",
+  "offset",
+  "price",
+  "volume",
+  "commission",
+  "trade_date_time",
+] as const;
+
+/** One fill's `trade` row: exactly the {@link TRADE_COLUMNS_IN}. */
+type TradeRow = Record<typeof TRADE_COLUMNS_IN[number], string | number | Date | null>;
+
+const knownUpdateStatements = new Map<number, string>();
+
+/**
+ * The one statement of `#applyKnown` with `m` fills: `$1` the portfolio id, `$2…$5` the events as four
+ * arrays (id, seq, status, msg), `$6` the updates' JSON document ({@link updateInput}), then `m` rows of
+ * {@link TRADE_COLUMNS_IN}. Built once per `m`.
+ */
+function knownUpdateStatement(m: number): string {
+  let text = knownUpdateStatements.get(m);
+  if (text !== undefined) return text;
+  const width = TRADE_COLUMNS_IN.length;
+  const fills = m === 0 ? "" : `, fills as (
+      insert into trade (${TRADE_COLUMNS_IN.map((c) => `"${c}"`).join(", ")})
+      values ${
+    Array.from({ length: m }, (_, r) =>
+      `(${
+        TRADE_COLUMNS_IN.map((_, c) => `$${7 + r * width + c}`).join(", ")
+      })`)
+      .join(", ")
+  }
+      on conflict (portfolio_id, trade_id) do nothing
+    )`;
+  text = `with events as (
+      insert into order_event (portfolio_id, id, seq, status, msg)
+      select $1, e.id, e.seq, e.status, e.msg
+      from unnest($2::text[], $3::int[], $4::text[], $5::text[]) as e(id, seq, status, msg)
+    )${fills}
+    update order_history o set ${UPDATE_SET}
+    from jsonb_to_recordset($6::jsonb) as u(id text, status text, f jsonb)
+    where o.portfolio_id = $1 and o.id = u.id
+    returning ${QUALIFIED_ORDER_COLUMNS}`;
+  if (knownUpdateStatements.size < 256) knownUpdateStatements.set(m, text);
+  return text;
 }
 
 /** Orders of one portfolio, their events and trades, in PostgreSQL. */
@@ -461,9 +520,9 @@ export class OrderStore {
   }
 
   /** `trade` rows of `trades`, one per trade id. */
-  #tradeRows(trades: readonly TradeInput[]): Row[] {
+  #tradeRows(trades: readonly TradeInput[]): TradeRow[] {
     const seen = new Set<string>();
-    const rows: Row[] = [];
+    const rows: TradeRow[] = [];
     for (const { trade, order_id } of trades) {
       if (seen.has(trade.trade_id)) continue;
       seen.add(trade.trade_id);
@@ -710,7 +769,7 @@ export class OrderStore {
    */
   async #applyKnown(
     batch: readonly OrderUpdate[],
-    input: { msgs: ReadonlyMap<OrderUpdate, string>; tradeRows: Row[] },
+    input: { msgs: ReadonlyMap<OrderUpdate, string>; tradeRows: TradeRow[] },
   ): Promise<AppliedUpdate[]> {
     const sql = this.#sql;
     // In id order, as the full path locks them: two writers never take the same rows' locks in opposite
@@ -718,21 +777,21 @@ export class OrderStore {
     const updates = [...batch].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     const seqs = updates.map((u) => this.#lastEvent.get(u.id)!.seq + 1);
     const msgs = updates.map((u) => input.msgs.get(u)!);
-    const fills = input.tradeRows.length > 0
-      ? sql`, fills as (insert into trade ${
-        sql(input.tradeRows)
-      } on conflict (portfolio_id, trade_id) do nothing)`
-      : sql``;
-    const rows = await sql`
-      with events as (
-        insert into order_event (portfolio_id, id, seq, status, msg)
-        select ${this.#portfolioId}, e.id, e.seq, e.status, e.msg
-        from unnest(${sql.array(updates.map((u) => u.id))}::text[], ${sql.array(seqs)}::int[],
-          ${sql.array(updates.map((u) => u.status))}::text[], ${
-      sql.array(msgs)
-    }::text[]) as e(id, seq, status, msg)
-      )${fills}
-      ${updateOrders(sql, this.#portfolioId, updates)}`;
+    // The statement's text depends only on the number of fills (built once per count): see intentStatement.
+    const params: unknown[] = [
+      this.#portfolioId,
+      sql.array(updates.map((u) => u.id)),
+      sql.array(seqs),
+      sql.array(updates.map((u) => u.status)),
+      sql.array(msgs),
+      sql.json(updateInput(updates)),
+    ];
+    for (const row of input.tradeRows) for (const c of TRADE_COLUMNS_IN) params.push(row[c] ?? null);
+    const rows = await sql.unsafe(
+      knownUpdateStatement(input.tradeRows.length),
+      params as postgres.ParameterOrJSON<never>[],
+      { prepare: true },
+    );
     const byId = new Map(rows.map((r) => [r.id as string, toOrder(r)]));
     const applied = new Map<OrderUpdate, AppliedUpdate>();
     updates.forEach((u, k) => {
@@ -759,7 +818,7 @@ export class OrderStore {
   /** Any batch: lock the orders, read their newest events, skip what was committed before, apply the rest. */
   async #applyFull(
     updates: readonly OrderUpdate[],
-    batch: { ids: string[]; maxPerOrder: number; tradeRows: Row[] },
+    batch: { ids: string[]; maxPerOrder: number; tradeRows: TradeRow[] },
   ): Promise<AppliedUpdate[]> {
     const { ids, maxPerOrder, tradeRows } = batch;
     const { applied, newest } = await this.#transaction("applyUpdates", async (tx) => {
