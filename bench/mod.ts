@@ -11,13 +11,15 @@
  * | `footprint` | `serve` as a process: time to ready, RSS idle and under load (`footprint.ts`) |
  * | `nodelay` | what-if: latency with the broker's sockets over npm `ws` (TCP_NODELAY) (`nodelay_ws.ts`) |
  * | `profile` | where the connector's time goes, per step (`profile.ts`) |
+ * | `cold` | the same per-order code back to back and once every 10 ms (`cold.ts`) |
  *
- * `nodelay` and `profile` are diagnostics: they run only when named. `clean` removes what an interrupted run
+ * `nodelay`, `profile` and `cold` are diagnostics: they run only when named. `clean` removes what an interrupted run
  * left behind (`clean.ts`).
  *
  * @module
  */
 import { cleanBench } from "./clean.ts";
+import { runCold } from "./cold.ts";
 import { fanoutSummary, runFanout } from "./fanout.ts";
 import { footprintSummary, runFootprint } from "./footprint.ts";
 import { LATENCY_FULL, LATENCY_QUICK, latencySummary, runLatency } from "./latency.ts";
@@ -26,7 +28,7 @@ import { parseArgs } from "./stats.ts";
 import { runThroughput, throughputSummary } from "./throughput.ts";
 
 const DEFAULT = ["latency", "throughput", "fanout", "footprint"];
-const KNOWN = [...DEFAULT, "nodelay", "profile", "clean"];
+const KNOWN = [...DEFAULT, "nodelay", "profile", "cold", "clean"];
 
 /** Run the benchmarks named in `args` (all by default); returns the summary lines. */
 export async function runBenchmarks(args: readonly string[]): Promise<string[]> {
@@ -68,6 +70,9 @@ export async function runBenchmarks(args: readonly string[]): Promise<string[]> 
         break;
       case "profile":
         await runProfile({ count: quick ? 600 : 3000, ratePerS: 250 });
+        break;
+      case "cold":
+        await runCold({ runs: quick ? 200 : 800, gapMs: 10 });
         break;
     }
   }

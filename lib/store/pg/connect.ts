@@ -60,7 +60,11 @@ export interface ConnectOptions {
   maxLifetimeSeconds?: number | null;
   /** `application_name` shown in `pg_stat_activity`; default `tqsdk-broker-connect`. */
   applicationName?: string;
-  /** Run `select 1` before returning so a bad config fails here with a clear message; default true. */
+  /**
+   * Run `select 1` before returning so a bad config fails here with a clear message; default true. The probe
+   * also makes the driver load its array types, which the order store's `sql.array` parameters need: on a
+   * client's very first query they would go as plain text (`malformed array literal`, porsager/postgres#789).
+   */
   probe?: boolean;
 }
 

@@ -59,6 +59,22 @@ Deno.test("connectDatabase: search_path is the schema; int8 → number, numeric 
   }
 });
 
+Deno.test("connectDatabase: the first query of a new client can take sql.array parameters", async () => {
+  // Without the probe, a client's first query sends its arrays as plain text (porsager/postgres#789).
+  const sql = await connectDatabase(SERVER, { max: 1 });
+  try {
+    const [r] = await sql.unsafe(
+      "select cardinality($1::text[]) as n, $2::int[] as seqs",
+      [sql.array(["a", "b,c"]), sql.array([1, 2])] as never,
+      { prepare: true },
+    );
+    assertEquals(r.n, 2);
+    assertEquals(r.seqs, [1, 2]);
+  } finally {
+    await closeDatabase(sql);
+  }
+});
+
 Deno.test("connectDatabase: an unreachable server fails fast with a message naming it (no password)", async () => {
   const port = await freePort();
   const err = await assertRejects(() =>
