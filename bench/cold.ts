@@ -10,7 +10,7 @@
  * @module
  */
 import { parseControlMessage } from "../lib/orders/kill_switch.ts";
-import { decodeRequestBody, parseOrderRequest, requestHash } from "../lib/orders/request_schema.ts";
+import { decodeBodyOnce, parseOrderRequest, requestHash } from "../lib/orders/request_schema.ts";
 import { buyRequest, sleep } from "./harness.ts";
 import { summarize, table } from "./stats.ts";
 
@@ -32,8 +32,7 @@ const PIECES: Piece[] = [
   {
     name: "connector: intake of one request (decode, control check, parse, hash)",
     run: (body) => {
-      const decoded = decodeRequestBody(body);
-      const value = "value" in decoded ? decoded.value : body;
+      const value = decodeBodyOnce(body);
       parseControlMessage(value, { portfolioId: "bench" });
       const parsed = parseOrderRequest(value, { portfolioId: "bench" });
       if (parsed.kind === "insert") requestHash(parsed.request);

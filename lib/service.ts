@@ -38,7 +38,7 @@ import { OrderExecutor } from "./orders/executor.ts";
 import { awaitQuote, preTradeChecks } from "./orders/pre_trade.ts";
 import { PreTradeRules } from "./orders/rules/mod.ts";
 import { intakeAnswer } from "./orders/outcomes.ts";
-import { decodeRequestBody, parseOrderRequest } from "./orders/request_schema.ts";
+import { decodeBodyOnce, parseOrderRequest } from "./orders/request_schema.ts";
 import { RabbitIntake } from "./intake/rabbitmq.ts";
 import { createApiApp, type HttpServer, startHttpServer } from "./http/server.ts";
 import type { HealthComponentFn } from "./http/health.ts";
@@ -535,9 +535,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
       const intakeOptions = { onState: (s: { connected: boolean }) => metrics.rabbitmqState(s.connected) };
       parts.intake = new RabbitIntake({ ...rabbit, portfolio_id: portfolioId }, async (delivery) => {
         // A control message (`{"type":"KILL_SWITCH",…}`) first; anything else is an order request.
-        // The body is parsed once; an unusable one goes on as bytes, for the parser's refusal to say why.
-        const decoded = decodeRequestBody(delivery.body);
-        const body = "value" in decoded ? decoded.value : delivery.body;
+        // The body's JSON is parsed once for both (anything but a JSON object goes on as the bytes it was).
+        const body = decodeBodyOnce(delivery.body);
         const control = parseControlMessage(body, { portfolioId });
         if (control?.kind === "invalid") {
           return { action: "dead_letter", reason: formatFieldErrors(control.errors), fields: control.errors };

@@ -287,13 +287,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     !(value instanceof Uint8Array);
 }
 
-/** Turn text or bytes into a JSON value, or the `$` error explaining why not. */
 /**
  * A request body as a value: UTF-8 bytes (a RabbitMQ body) or JSON text parsed (a leading BOM dropped), any
- * other value as it is. `error` says what made the body unusable: too large, not UTF-8, not JSON. Parse a
- * body once with this and hand the value to {@linkcode parseOrderRequest} and the control-message parser.
+ * other value as it is. `error` says what made the body unusable: too large, not UTF-8, not JSON.
  */
-export function decodeRequestBody(
+function decodeRequestBody(
   body: unknown,
   options: { maxBytes?: number } = {},
 ): { value: unknown } | { error: FieldError } {
@@ -329,6 +327,17 @@ export function decodeRequestBody(
       },
     };
   }
+}
+
+/**
+ * The body to hand to several parsers ({@linkcode parseOrderRequest}, the control-message parser) so that
+ * its JSON is parsed once: the parsed object when the body is a JSON object, else the body itself, for each
+ * parser to refuse as it would. (A JSON string value stays undecoded: parsed again it would be taken for the
+ * text of a request.)
+ */
+export function decodeBodyOnce(body: unknown, options: { maxBytes?: number } = {}): unknown {
+  const decoded = decodeRequestBody(body, options);
+  return "value" in decoded && isPlainObject(decoded.value) ? decoded.value : body;
 }
 
 function checkPortfolio(value: string, field: string, portfolioId: string): FieldError[] {

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch } from "../../tests/assert.ts";
 import { Buffer } from "node:buffer";
 import {
   cancelRequestSchema,
-  decodeRequestBody,
+  decodeBodyOnce,
   envelopeSchema,
   formatFieldErrors,
   insertRequestSchema,
@@ -12,6 +12,7 @@ import {
   timestampToMs,
 } from "./request_schema.ts";
 import type { FieldError, InsertRequest, ParsedRequest } from "./types.ts";
+import { parseControlMessage } from "./kill_switch.ts";
 
 const opts: ParseOrderRequestOptions = { portfolioId: "demo" };
 const seed = {
@@ -369,38 +370,41 @@ Deno.test("request: whole-body refusals: size, JSON, not an object, bytes", () =
   assertEquals(parseOrderRequest(undefined, opts).kind, "invalid");
 });
 
-Deno.test("request: a body decoded once parses as the body itself does", () => {
+Deno.test("request: a body decoded once parses as the body itself does (both parsers)", () => {
   const enc = new TextEncoder();
+  const kill = { type: "KILL_SWITCH", portfolio_id: "demo", mode: "HALT", reason: "test" };
   const bodies: unknown[] = [
     enc.encode(JSON.stringify(seed)),
     Buffer.from("\uFEFF" + JSON.stringify({ ...seed, volume: -1 })),
     JSON.stringify({ type: "SUBMIT", request_id: "r-1", payload: seed }),
     enc.encode(JSON.stringify({ action: "cancel", order_id: "x-1", portfolio_id: "demo" })),
+    enc.encode(JSON.stringify(kill)),
+    enc.encode(JSON.stringify({ ...kill, mode: "NOPE" })),
+    // A double-encoded request or control message (a JSON string holding JSON) is refused, not unwrapped.
+    enc.encode(JSON.stringify(JSON.stringify(seed))),
+    enc.encode(JSON.stringify(JSON.stringify(kill))),
     enc.encode(JSON.stringify([1, 2])),
+    enc.encode("null"),
+    new Uint8Array([0x7b, 0xff, 0x7d]),
+    "{nope",
+    enc.encode(JSON.stringify({ ...seed, pad: "x".repeat(70_000) })),
     seed,
   ];
   for (const body of bodies) {
-    const decoded = decodeRequestBody(body);
-    assert("value" in decoded);
-    assertEquals(parseOrderRequest(decoded.value, opts), parseOrderRequest(body, opts));
+    const once = decodeBodyOnce(body);
+    assertEquals(parseOrderRequest(once, opts), parseOrderRequest(body, opts));
+    assertEquals(parseControlMessage(once, opts), parseControlMessage(body, opts));
   }
-  // Unusable bodies: the same refusal as the parser's.
-  for (
-    const [body, options] of [
-      [new Uint8Array([0x7b, 0xff, 0x7d]), {}],
-      ["{nope", {}],
-      [JSON.stringify(seed), { maxBytes: 10 }],
-    ] as const
-  ) {
-    const decoded = decodeRequestBody(body, options);
-    assert("error" in decoded);
-    assertEquals(parseOrderRequest(body, { ...opts, ...options }), {
-      kind: "invalid",
-      errors: [decoded.error],
-      order_id: null,
-      portfolio_id: null,
-    });
-  }
+  const twice = parseOrderRequest(decodeBodyOnce(enc.encode(JSON.stringify(JSON.stringify(seed)))), opts);
+  assertEquals(twice.kind, "invalid");
+  assertEquals(
+    parseControlMessage(decodeBodyOnce(enc.encode(JSON.stringify(JSON.stringify(kill)))), opts),
+    null,
+  );
+  assertEquals(
+    parseControlMessage(decodeBodyOnce(enc.encode(JSON.stringify(kill))), opts)?.kind,
+    "kill_switch",
+  );
 });
 
 Deno.test("request: formatFieldErrors and the exported schemas", () => {

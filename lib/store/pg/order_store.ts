@@ -786,7 +786,7 @@ export class OrderStore {
       sql.array(msgs),
       sql.json(updateInput(updates)),
     ];
-    for (const row of input.tradeRows) for (const c of TRADE_COLUMNS_IN) params.push(row[c] ?? null);
+    for (const row of input.tradeRows) for (const c of TRADE_COLUMNS_IN) params.push(row[c]);
     const rows = await sql.unsafe(
       knownUpdateStatement(input.tradeRows.length),
       params as postgres.ParameterOrJSON<never>[],
@@ -1264,7 +1264,7 @@ export class OrderStore {
       // The statement's text depends only on the number of rows (built once per size): no query building
       // per call, which cost more than PostgreSQL's own parse of a new statement (~0.15 ms an intent).
       const params: unknown[] = [];
-      for (const row of rows) for (const c of INTENT_COLUMNS) params.push(row[c] ?? null);
+      for (const row of rows) for (const c of INTENT_COLUMNS) params.push(row[c]);
       params.push(
         this.#portfolioId,
         sql.array(ids),
