@@ -12,8 +12,9 @@
  * | `nodelay` | what-if: latency with the broker's sockets over npm `ws` (TCP_NODELAY) (`nodelay_ws.ts`) |
  * | `profile` | where the connector's time goes, per step (`profile.ts`) |
  * | `cold` | the same per-order code back to back and once every 10 ms (`cold.ts`) |
+ * | `store` | one intent through the order store, its statement raw, the floor's insert (`store.ts`) |
  *
- * `nodelay`, `profile` and `cold` are diagnostics: they run only when named. `clean` removes what an interrupted run
+ * `nodelay`, `profile`, `cold` and `store` are diagnostics: they run only when named. `clean` removes what an interrupted run
  * left behind (`clean.ts`).
  *
  * @module
@@ -24,11 +25,12 @@ import { fanoutSummary, runFanout } from "./fanout.ts";
 import { footprintSummary, runFootprint } from "./footprint.ts";
 import { LATENCY_FULL, LATENCY_QUICK, latencySummary, runLatency } from "./latency.ts";
 import { runProfile } from "./profile.ts";
+import { runStore } from "./store.ts";
 import { parseArgs } from "./stats.ts";
 import { runThroughput, throughputSummary } from "./throughput.ts";
 
 const DEFAULT = ["latency", "throughput", "fanout", "footprint"];
-const KNOWN = [...DEFAULT, "nodelay", "profile", "cold", "clean"];
+const KNOWN = [...DEFAULT, "nodelay", "profile", "cold", "store", "clean"];
 
 /** Run the benchmarks named in `args` (all by default); returns the summary lines. */
 export async function runBenchmarks(args: readonly string[]): Promise<string[]> {
@@ -73,6 +75,9 @@ export async function runBenchmarks(args: readonly string[]): Promise<string[]> 
         break;
       case "cold":
         await runCold({ runs: quick ? 200 : 800, gapMs: 10 });
+        break;
+      case "store":
+        await runStore({ turns: quick ? 200 : 600, gapMs: 10 });
         break;
     }
   }

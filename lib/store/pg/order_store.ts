@@ -197,7 +197,7 @@ const UPDATE_FIELDS = [
 type Row = Record<string, unknown>;
 
 /** The `order_history` columns an intent row sets (`#intentRow`), in statement order. */
-const INTENT_COLUMNS = [
+export const INTENT_COLUMNS = [
   "portfolio_id",
   "id",
   "status",
@@ -228,7 +228,7 @@ const intentStatements = new Map<number, string>();
  * {@link INTENT_COLUMNS} as `$1…`, then the portfolio id and the events as four arrays (id, seq, status,
  * msg). Inserts nothing for an id that exists; returns the new rows' `id` and `created_at`.
  */
-function intentStatement(n: number): string {
+export function intentStatement(n: number): string {
   let text = intentStatements.get(n);
   if (text !== undefined) return text;
   const width = INTENT_COLUMNS.length;
@@ -410,7 +410,7 @@ const UPDATE_SET = `
       updated_at = now()`;
 
 /** The `trade` columns a fill row sets (`#tradeRows`), in statement order. */
-const TRADE_COLUMNS_IN = [
+export const TRADE_COLUMNS_IN = [
   "portfolio_id",
   "trade_id",
   "order_id",
@@ -434,7 +434,7 @@ const knownUpdateStatements = new Map<number, string>();
  * arrays (id, seq, status, msg), `$6` the updates' JSON document ({@link updateInput}), then `m` rows of
  * {@link TRADE_COLUMNS_IN}. Built once per `m`.
  */
-function knownUpdateStatement(m: number): string {
+export function knownUpdateStatement(m: number): string {
   let text = knownUpdateStatements.get(m);
   if (text !== undefined) return text;
   const width = TRADE_COLUMNS_IN.length;

@@ -11,7 +11,15 @@ import { FillLedger } from "../../orders/order_state.ts";
 import type { InsertRequest, OrderUpdate } from "../../orders/types.ts";
 import { closeDatabase, connectDatabase, type Database, type ServerDatabaseConfig } from "./connect.ts";
 import { migrate, quoteIdentifier } from "./migrate.ts";
-import { type NewOrder, OrderStore, OrderStoreError } from "./order_store.ts";
+import {
+  INTENT_COLUMNS,
+  intentStatement,
+  knownUpdateStatement,
+  type NewOrder,
+  OrderStore,
+  OrderStoreError,
+  TRADE_COLUMNS_IN,
+} from "./order_store.ts";
 
 const SERVER: ServerDatabaseConfig = { host: "127.0.0.1", port: 5432, user: "postgres", dbname: "postgres" };
 
@@ -887,4 +895,22 @@ Deno.test("portfolios are isolated", async () => {
     assertEquals((await other.listOrders()).map((o) => [o.portfolio_id, o.id]), [["other", "same"]]);
     assertEquals((await store.getOrder("same"))?.record.portfolio_id, "demo");
   });
+});
+
+/** The distinct `$n` placeholders of a statement, ascending. */
+function placeholders(text: string): number[] {
+  return [...new Set([...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+}
+
+Deno.test("the fixed statements number their parameters 1…n without gaps, as the store fills them", () => {
+  for (const n of [1, 2, 7]) {
+    const expected = Array.from({ length: n * INTENT_COLUMNS.length + 5 }, (_, i) => i + 1);
+    assertEquals(placeholders(intentStatement(n)), expected);
+    assertEquals(intentStatement(n), intentStatement(n)); // built once, the same text every time
+  }
+  for (const m of [0, 1, 3]) {
+    const expected = Array.from({ length: 6 + m * TRADE_COLUMNS_IN.length }, (_, i) => i + 1);
+    assertEquals(placeholders(knownUpdateStatement(m)), expected);
+  }
+  assert(!knownUpdateStatement(0).includes("insert into trade"));
 });
