@@ -4,8 +4,9 @@
  * 10 ms (the steady latency run's pace) and then back to back:
  *
  * - `OrderStore.recordIntents` of one intent (building its row and events, the statement, the record);
- * - the store's statement (`intentStatement(1)`) sent with `sql.unsafe` and parameters built beforehand, so
- *   PostgreSQL's part is the store's exactly and the difference is the store's own work;
+ * - the store's statement with the parameters the store built for it (captured from a second store, not
+ *   timed), sent with `sql.unsafe`, so PostgreSQL's part is the store's exactly and the difference is the
+ *   store's own work;
  * - the floor's insert (one row into a table without indexes; `floor.ts`).
  *
  * Against a throwaway database on the local server, migrated as the service migrates it.
@@ -14,7 +15,7 @@
  */
 import postgres from "postgres";
 import { migrate } from "../lib/store/pg/migrate.ts";
-import { INTENT_COLUMNS, intentStatement, type NewOrder, OrderStore } from "../lib/store/pg/order_store.ts";
+import { type NewOrder, OrderStore } from "../lib/store/pg/order_store.ts";
 import type { InsertRequest } from "../lib/orders/types.ts";
 import { benchSql, sleep, withBenchDatabase } from "./harness.ts";
 import { summarize, table } from "./stats.ts";
@@ -60,38 +61,26 @@ function intent(id: string): NewOrder {
   };
 }
 
-/** The parameters of `intentStatement(1)` for the intent `id`, as the store builds them. */
-function rawParams(sql: postgres.Sql, id: string): unknown[] {
-  const i = intent(id);
-  const r = i.request as InsertRequest;
-  const row: Record<(typeof INTENT_COLUMNS)[number], unknown> = {
-    portfolio_id: PORTFOLIO,
-    id,
-    status: i.status,
-    symbol: r.symbol,
-    direction: r.direction,
-    offset: r.offset,
-    volume: r.volume,
-    limit_price: r.limit_price,
-    price_type: r.price_type,
-    time_condition: r.time_condition,
-    volume_condition: r.volume_condition,
-    volume_left: r.volume,
-    broker_order_id: i.broker_order_id,
-    reject_reason: null,
-    source: i.source,
-    request_hash: i.request_hash,
-    parent_id: null,
-    trading_day: i.trading_day,
-  };
-  return [
-    ...INTENT_COLUMNS.map((c) => row[c]),
-    PORTFOLIO,
-    sql.array([id, id]),
-    sql.array([1, 2]),
-    sql.array(i.events.map((e) => e.status)),
-    sql.array(i.events.map((e) => JSON.stringify(e.msg))),
-  ];
+/** A statement and its parameters, as the store sent them. */
+interface Sent {
+  text: string;
+  params: unknown[];
+}
+
+/**
+ * A client that hands the store's `unsafe` statements to `sent` instead of running them (answering as if
+ * each intent was inserted); everything else goes to `sql`. The raw turns replay exactly what the store sent.
+ */
+function capturing(sql: postgres.Sql, sent: (s: Sent) => void, id: () => string): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, key, receiver) {
+      if (key !== "unsafe") return Reflect.get(target, key, receiver);
+      return (text: string, params: unknown[]) => {
+        sent({ text, params });
+        return Promise.resolve([{ id: id(), created_at: new Date().toISOString() }]);
+      };
+    },
+  });
 }
 
 /** Run both modes; print and return the table. */
@@ -103,6 +92,17 @@ export async function runStore(o: StoreOptions): Promise<string> {
       await migrate(sql);
       await raw`create table bench_floor (k int not null, hop int not null, at timestamptz not null default now(), body text)`;
       const store = new OrderStore(sql as never, { portfolioId: PORTFOLIO });
+      let captured: Sent | null = null;
+      let capturedId = "";
+      const capture = new OrderStore(
+        capturing(sql, (s) => captured = s, () => capturedId) as never,
+        { portfolioId: PORTFOLIO },
+      );
+      const statementOf = async (id: string): Promise<Sent> => {
+        capturedId = id;
+        await capture.recordIntents([intent(id)]);
+        return captured!;
+      };
       const modes = [`one every ${o.gapMs} ms`, "back to back"] as const;
       const times = new Map<string, number[]>();
       const record = (key: string, ms: number) => {
@@ -115,16 +115,13 @@ export async function runStore(o: StoreOptions): Promise<string> {
         for (let k = 0; k < o.turns; k++) {
           const counted = k >= o.turns / 5;
           const body = JSON.stringify(intent(`x-${m}-${k}`).request);
+          const rawStatement = await statementOf(`r-${m}-${k}`); // not timed
           const steps = [
             () => store.recordIntents([intent(`s-${m}-${k}`)]),
             () =>
-              raw.unsafe(
-                intentStatement(1),
-                rawParams(raw, `r-${m}-${k}`) as postgres.ParameterOrJSON<never>[],
-                {
-                  prepare: true,
-                },
-              ),
+              raw.unsafe(rawStatement.text, rawStatement.params as postgres.ParameterOrJSON<never>[], {
+                prepare: true,
+              }),
             () => raw`insert into bench_floor (k, hop, body) values (${k}, 1, ${body})`,
           ];
           for (const [v, step] of steps.entries()) {

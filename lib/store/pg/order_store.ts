@@ -221,7 +221,37 @@ export const INTENT_COLUMNS = [
 /** One intent's `order_history` row: exactly the {@link INTENT_COLUMNS}. */
 type IntentRow = Record<typeof INTENT_COLUMNS[number], unknown> & { id: string };
 
+/**
+ * `count` rows of `$n` placeholders for `columns`, numbered from `$first` (`($1, $2), ($3, $4)` for two rows
+ * of two columns from 1): the `VALUES` list of a statement whose text depends only on its row count.
+ */
+function placeholderRows(columns: readonly string[], count: number, first: number): string {
+  const width = columns.length;
+  return Array.from(
+    { length: count },
+    (_, r) => `(${columns.map((_, c) => `$${first + r * width + c}`).join(", ")})`,
+  ).join(", ");
+}
+
+/** The parameters of `rows` in `columns` order, row after row (as {@link placeholderRows} numbers them). */
+function rowParams<C extends string>(rows: readonly Record<C, unknown>[], columns: readonly C[]): unknown[] {
+  const params: unknown[] = [];
+  for (const row of rows) for (const c of columns) params.push(row[c]);
+  return params;
+}
+
+/** The statement for size `n`: `build()`'s text, kept in `built` (the usual batch sizes are built once). */
+function builtOnce(built: Map<number, string>, n: number, build: () => string): string {
+  let text = built.get(n);
+  if (text === undefined) {
+    text = build();
+    if (built.size < 256) built.set(n, text);
+  }
+  return text;
+}
+
 const intentStatements = new Map<number, string>();
+const knownUpdateStatements = new Map<number, string>();
 
 /**
  * The one statement that records `n` new intents and their events (`recordIntents`' fast path): `n` rows of
@@ -229,31 +259,24 @@ const intentStatements = new Map<number, string>();
  * msg). Inserts nothing for an id that exists; returns the new rows' `id` and `created_at`.
  */
 export function intentStatement(n: number): string {
-  let text = intentStatements.get(n);
-  if (text !== undefined) return text;
-  const width = INTENT_COLUMNS.length;
-  const values = Array.from(
-    { length: n },
-    (_, r) => `(${INTENT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(", ")})`,
-  );
-  const p = n * width;
-  text = `with ins as (
+  return builtOnce(intentStatements, n, () => {
+    const p = n * INTENT_COLUMNS.length;
+    return `with ins as (
       insert into order_history (${INTENT_COLUMNS.map((c) => `"${c}"`).join(", ")})
-      values ${values.join(", ")}
+      values ${placeholderRows(INTENT_COLUMNS, n, 1)}
       on conflict (portfolio_id, id) do nothing
       returning id, to_char(created_at at time zone 'UTC', ${ISO}) as created_at
     ), ev as (
       insert into order_event (portfolio_id, id, seq, status, msg)
       select $${p + 1}, e.id, e.seq, e.status, e.msg
-      from unnest($${p + 2}::text[], $${p + 3}::int[], $${p + 4}::text[], $${
-    p + 5
-  }::text[]) as e(id, seq, status, msg)
+      from unnest($${p + 2}::text[], $${p + 3}::int[], $${p + 4}::text[], $${p + 5}::text[])
+        as e(id, seq, status, msg)
       where e.id in (select id from ins)
     )
     select * from ins`;
-  if (intentStatements.size < 256) intentStatements.set(n, text);
-  return text;
+  });
 }
+
 type Tx = postgres.TransactionSql<{ int8: number }>;
 
 /** How many orders' newest events the store remembers (a day's orders, many times over). */
@@ -427,29 +450,19 @@ export const TRADE_COLUMNS_IN = [
 /** One fill's `trade` row: exactly the {@link TRADE_COLUMNS_IN}. */
 type TradeRow = Record<typeof TRADE_COLUMNS_IN[number], string | number | Date | null>;
 
-const knownUpdateStatements = new Map<number, string>();
-
 /**
  * The one statement of `#applyKnown` with `m` fills: `$1` the portfolio id, `$2…$5` the events as four
  * arrays (id, seq, status, msg), `$6` the updates' JSON document ({@link updateInput}), then `m` rows of
- * {@link TRADE_COLUMNS_IN}. Built once per `m`.
+ * {@link TRADE_COLUMNS_IN}.
  */
 export function knownUpdateStatement(m: number): string {
-  let text = knownUpdateStatements.get(m);
-  if (text !== undefined) return text;
-  const width = TRADE_COLUMNS_IN.length;
-  const fills = m === 0 ? "" : `, fills as (
+  return builtOnce(knownUpdateStatements, m, () => {
+    const fills = m === 0 ? "" : `, fills as (
       insert into trade (${TRADE_COLUMNS_IN.map((c) => `"${c}"`).join(", ")})
-      values ${
-    Array.from({ length: m }, (_, r) =>
-      `(${
-        TRADE_COLUMNS_IN.map((_, c) => `$${7 + r * width + c}`).join(", ")
-      })`)
-      .join(", ")
-  }
+      values ${placeholderRows(TRADE_COLUMNS_IN, m, 7)}
       on conflict (portfolio_id, trade_id) do nothing
     )`;
-  text = `with events as (
+    return `with events as (
       insert into order_event (portfolio_id, id, seq, status, msg)
       select $1, e.id, e.seq, e.status, e.msg
       from unnest($2::text[], $3::int[], $4::text[], $5::text[]) as e(id, seq, status, msg)
@@ -458,8 +471,7 @@ export function knownUpdateStatement(m: number): string {
     from jsonb_to_recordset($6::jsonb) as u(id text, status text, f jsonb)
     where o.portfolio_id = $1 and o.id = u.id
     returning ${QUALIFIED_ORDER_COLUMNS}`;
-  if (knownUpdateStatements.size < 256) knownUpdateStatements.set(m, text);
-  return text;
+  });
 }
 
 /** Orders of one portfolio, their events and trades, in PostgreSQL. */
@@ -785,8 +797,8 @@ export class OrderStore {
       sql.array(updates.map((u) => u.status)),
       sql.array(msgs),
       sql.json(updateInput(updates)),
+      ...rowParams(input.tradeRows, TRADE_COLUMNS_IN),
     ];
-    for (const row of input.tradeRows) for (const c of TRADE_COLUMNS_IN) params.push(row[c]);
     const rows = await sql.unsafe(
       knownUpdateStatement(input.tradeRows.length),
       params as postgres.ParameterOrJSON<never>[],
@@ -1263,15 +1275,14 @@ export class OrderStore {
     try {
       // The statement's text depends only on the number of rows (built once per size): no query building
       // per call, which cost more than PostgreSQL's own parse of a new statement (~0.15 ms an intent).
-      const params: unknown[] = [];
-      for (const row of rows) for (const c of INTENT_COLUMNS) params.push(row[c]);
-      params.push(
+      const params = [
+        ...rowParams(rows, INTENT_COLUMNS),
         this.#portfolioId,
         sql.array(ids),
         sql.array(seqs),
         sql.array(statuses),
         sql.array(msgs as string[]),
-      );
+      ];
       inserted = await sql.unsafe(intentStatement(rows.length), params as postgres.ParameterOrJSON<never>[], {
         prepare: true,
       });
