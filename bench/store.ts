@@ -9,6 +9,10 @@
  *   store's own work;
  * - the floor's insert (one row into a table without indexes; `floor.ts`).
  *
+ * Then PostgreSQL's own part of the same two statements, spaced as above: `EXPLAIN ANALYZE` of each, prepared
+ * on the server, gives its planning and execution time and the time of each foreign-key trigger it fired
+ * (the commit's WAL flush, the network and the client are not in these figures).
+ *
  * Against a throwaway database on the local server, migrated as the service migrates it.
  *
  * @module
@@ -142,12 +146,90 @@ export async function runStore(o: StoreOptions): Promise<string> {
       }
       const text = table([`store: ${o.turns} turns per mode`, "n", "p50 ms", "p90 ms", "p99 ms"], rows);
       console.log(`\n${text}`);
-      return text;
+      const server = await serverTimes(raw, statementOf, o);
+      console.log(`\n${server}`);
+      return `${text}\n\n${server}`;
     } finally {
       await sql.end();
       await raw.end();
     }
   });
+}
+
+/**
+ * A value as an SQL literal: the parameter kinds the intent statement has (text, number, null, arrays, and
+ * the driver's `sql.array(...)` parameter, whose `value` is the array).
+ */
+export function sqlLiteral(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "object" && !Array.isArray(v) && Array.isArray((v as { value?: unknown }).value)) {
+    return sqlLiteral((v as { value: unknown[] }).value);
+  }
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Error(`sqlLiteral: ${v} is not a finite number`);
+    // In parentheses when negative: `-1::text` would be read as `-(1::text)`.
+    return v < 0 ? `(${v})` : String(v);
+  }
+  if (Array.isArray(v)) return `ARRAY[${v.map(sqlLiteral).join(", ")}]`;
+  return `'${String(v).replaceAll("'", "''")}'`;
+}
+
+/** One `EXPLAIN (ANALYZE, FORMAT JSON)` plan's times: planning, execution and each trigger's, ms. */
+function planTimes(plan: Record<string, unknown>): Map<string, number> {
+  const out = new Map<string, number>([
+    ["planning", plan["Planning Time"] as number],
+    ["execution", plan["Execution Time"] as number],
+  ]);
+  for (const t of (plan.Triggers ?? []) as Record<string, unknown>[]) {
+    const name = `trigger ${(t["Constraint Name"] ?? t["Trigger Name"]) as string} (${t.Calls} call(s))`;
+    out.set(name, (out.get(name) ?? 0) + (t.Time as number));
+  }
+  return out;
+}
+
+/** PostgreSQL's own time for the store's intent statement and the floor's insert, taking turns, spaced. */
+async function serverTimes(
+  sql: postgres.Sql,
+  statementOf: (id: string) => Promise<Sent>,
+  o: StoreOptions,
+): Promise<string> {
+  const conn = await sql.reserve();
+  try {
+    const first = await statementOf("prepare-only");
+    await conn.unsafe(`prepare bench_intent as ${first.text}`);
+    await conn.unsafe(
+      `prepare bench_floor_insert as insert into bench_floor (k, hop, body) values ($1, 1, $2)`,
+    );
+    const times = new Map<string, number[]>();
+    for (let k = 0; k < o.turns; k++) {
+      const sent = await statementOf(`e-${k}`);
+      const body = sqlLiteral(JSON.stringify(intent(`y-${k}`).request));
+      const runs: [string, string][] = [
+        ["intent statement", `execute bench_intent(${sent.params.map(sqlLiteral).join(", ")})`],
+        ["floor: insert", `execute bench_floor_insert(${k}, ${body})`],
+      ];
+      for (const [name, exec] of runs) {
+        const [row] = await conn.unsafe(`explain (analyze, format json) ${exec}`);
+        const plan = (row as Record<string, Record<string, unknown>[]>)["QUERY PLAN"][0];
+        if (k >= o.turns / 5) {
+          for (const [part, t] of planTimes(plan)) {
+            const key = `${name}: ${part}`;
+            const list = times.get(key) ?? [];
+            list.push(t);
+            times.set(key, list);
+          }
+        }
+        await sleep(o.gapMs);
+      }
+    }
+    const rows = [...times].map(([key, list]) => {
+      const s = summarize(list);
+      return [key, String(s.n), ms(s.p50), ms(s.p90), ms(s.p99)];
+    });
+    return table([`PostgreSQL's own time, one every ${o.gapMs} ms`, "n", "p50 ms", "p90 ms", "p99 ms"], rows);
+  } finally {
+    conn.release();
+  }
 }
 
 function ms(v: number): string {
