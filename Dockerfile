@@ -38,7 +38,8 @@ EXPOSE 8080
 # /health answers 200 when the service can trade, 503 when it cannot (contract §5).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD curl -fsS -o /dev/null "$HEALTH_URL" || exit 1
-# SIGTERM (docker stop) gives a clean shutdown; allow it time with `docker stop -t 30` / stop_grace_period.
+# SIGTERM (docker stop) gives a clean shutdown, bounded by the service's 25 s stop budget; allow it time with
+# `docker stop -t 30` / stop_grace_period (30 s in docker-compose.yml).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/tqsdk-broker-connect"]
 CMD ["serve"]

@@ -2,7 +2,9 @@
  * Start/stop order of the service's components.
  *
  * Components start in the order they were added and stop in reverse. Each stop is bounded by its time limit:
- * a stop that hangs or throws is logged and skipped, and the rest still stop. A start that fails stops
+ * a stop that hangs or throws is logged and skipped, and the rest still stop. With a stop budget the whole
+ * stop is bounded too (a container's grace period before SIGKILL): each stop's limit is cut so that every
+ * component after it keeps a minimum share. A start that fails stops
  * what had already started (in reverse) and rethrows. {@link runUntilSignal} runs a lifecycle until
  * SIGINT/SIGTERM and turns the outcome into an exit code.
  *
@@ -12,6 +14,9 @@ import { getLogger } from "./log.ts";
 
 /** Default bound on one component's `stop()`. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+
+/** Default time a stop budget keeps for each component still to stop. */
+export const DEFAULT_MIN_STOP_MS = 500;
 
 /** Something with a start and a stop. */
 export interface Component {
@@ -49,6 +54,13 @@ export interface StopReport {
 export interface LifecycleOptions {
   /** Bound on a stop for components that set none. Default {@link DEFAULT_STOP_TIMEOUT_MS}. */
   defaultStopTimeoutMs?: number;
+  /**
+   * Bound on the whole {@link Lifecycle.stop}, in milliseconds (default: none, each stop has only its own
+   * limit). A stop's limit is cut to what is left of the budget minus `minStopMs` for each component after it.
+   */
+  stopBudgetMs?: number;
+  /** What the budget keeps for each component still to stop. Default {@link DEFAULT_MIN_STOP_MS}. */
+  minStopMs?: number;
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -70,12 +82,16 @@ export class Lifecycle {
   #components: Component[] = [];
   #started: Component[] = [];
   #defaultStopTimeoutMs: number;
+  #stopBudgetMs: number | null;
+  #minStopMs: number;
   #log = getLogger("lifecycle");
   #starting = false;
 
   /** An empty lifecycle. */
   constructor(options: LifecycleOptions = {}) {
     this.#defaultStopTimeoutMs = options.defaultStopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.#stopBudgetMs = options.stopBudgetMs ?? null;
+    this.#minStopMs = Math.max(0, options.minStopMs ?? DEFAULT_MIN_STOP_MS);
   }
 
   /** Add a component; it starts after those added before it. Returns `this` for chaining. */
@@ -120,14 +136,19 @@ export class Lifecycle {
   }
 
   /**
-   * Stop the started components in reverse order, each bounded by its time limit. Never throws: failures
-   * are logged and reported. Calling it again stops nothing more.
+   * Stop the started components in reverse order, each bounded by its time limit (and, with a stop budget,
+   * by its share of what is left of it). Never throws: failures are logged and reported. Calling it again
+   * stops nothing more.
    */
   async stop(): Promise<StopReport> {
     const report: StopReport = { ok: true, stopped: [], failures: [] };
+    const deadline = this.#stopBudgetMs === null ? Infinity : performance.now() + this.#stopBudgetMs;
     while (this.#started.length > 0) {
       const c = this.#started.pop()!;
-      const limit = c.stopTimeoutMs ?? this.#defaultStopTimeoutMs;
+      const own = c.stopTimeoutMs ?? this.#defaultStopTimeoutMs;
+      // What the budget leaves this stop once each component after it has its minimum.
+      const share = deadline - performance.now() - this.#started.length * this.#minStopMs;
+      const limit = Math.max(Math.min(own, share), Math.min(own, this.#minStopMs));
       this.#log.info("stopping {component}", { component: c.name });
       try {
         const outcome = await bounded(Promise.resolve().then(() => c.stop()), limit);

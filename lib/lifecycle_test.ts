@@ -175,3 +175,60 @@ Deno.test("runUntilSignal: a real SIGTERM stops a child process cleanly with exi
   assertEquals(out.trim().split("\n"), ["ready", "stop b", "stop a", "rc 0"]);
   assertEquals(status.code, 0);
 });
+
+Deno.test("lifecycle: a stop budget bounds the whole stop and keeps a share for each component after a hung one", async () => {
+  const { events, component } = recorder();
+  const hung = new Promise<void>(() => {});
+  const began = new Map<string, number>();
+  const hangs = (name: string): Partial<Component> => ({
+    stop: () => {
+      events.push(`stop ${name} (hangs)`);
+      began.set(name, performance.now());
+      return hung;
+    },
+  });
+  const lc = new Lifecycle({ defaultStopTimeoutMs: 10_000, stopBudgetMs: 600, minStopMs: 100 })
+    .add(component("db", hangs("db")))
+    .add(component("quick", { stopTimeoutMs: 20, ...hangs("quick") }))
+    .add(component("broker", hangs("broker")))
+    .add(component("http"));
+  await lc.start();
+  const t0 = performance.now();
+  const report = await lc.stop();
+  const end = performance.now();
+  assertEquals(events.slice(4), [
+    "stop http",
+    "stop broker (hangs)",
+    "stop quick (hangs)",
+    "stop db (hangs)",
+  ]);
+  assertEquals(report.failures.map((f) => [f.name, f.reason]), [
+    ["broker", "timeout"],
+    ["quick", "timeout"],
+    ["db", "timeout"],
+  ]);
+  // broker: the budget less 100 ms for each of the two after it (≈ 400 ms, not its own 10 s); quick: its own
+  // 20 ms; db: what is left (≈ 180 ms). The whole stop ≈ 600 ms, where the limits alone allow 20 s.
+  const broker = began.get("quick")! - began.get("broker")!;
+  const quick = began.get("db")! - began.get("quick")!;
+  const db = end - began.get("db")!;
+  assert(broker >= 350 && broker < 1_000, `broker ${broker}`);
+  assert(quick >= 15 && quick < 300, `quick ${quick}`);
+  assert(db >= 95 && db < 800, `db ${db}`);
+  assert(end - t0 >= 550 && end - t0 < 2_000, `whole stop ${end - t0}`);
+});
+
+Deno.test("lifecycle: once the budget is spent, each later stop still gets its minimum", async () => {
+  const { events, component } = recorder();
+  const hung = new Promise<void>(() => {});
+  const lc = new Lifecycle({ stopBudgetMs: 50, minStopMs: 80 })
+    .add(component("db", { stop: () => hung }))
+    .add(component("http", { stop: () => hung }));
+  await lc.start();
+  const t0 = performance.now();
+  const report = await lc.stop();
+  const elapsed = performance.now() - t0;
+  assertEquals(report.stopped, ["http", "db"]);
+  assertEquals(events, ["start db", "start http"]);
+  assert(elapsed >= 150 && elapsed < 1_000, `elapsed ${elapsed}`);
+});

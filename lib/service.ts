@@ -75,7 +75,16 @@ export interface ServiceOptions {
    * Default: the lease interval + 500 ms.
    */
   takeoverGraceMs?: number;
+  /** Bound on the whole stop (default {@link SERVICE_STOP_BUDGET_MS}); see `LifecycleOptions.stopBudgetMs`. */
+  stopBudgetMs?: number;
 }
+
+/**
+ * How long the service's stop may take in all: 25 s, inside the 30 s a container gets between SIGTERM and
+ * SIGKILL (`stop_grace_period` in docker-compose.yml, `docker stop -t 30`). Nine components with a 10 s
+ * limit each could otherwise take 90 s.
+ */
+export const SERVICE_STOP_BUDGET_MS = 25_000;
 
 /** The built service: its lifecycle and the parts tests and ops look at. */
 export interface Service {
@@ -101,7 +110,8 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   const log = getLogger("app");
   const portfolioId = config.tq.portfolio_id;
   const schema = config.database.schema;
-  const lifecycle = new Lifecycle();
+  // The whole stop stays inside a container's usual 30 s grace (compose's stop_grace_period) before SIGKILL.
+  const lifecycle = new Lifecycle({ stopBudgetMs: options.stopBudgetMs ?? SERVICE_STOP_BUDGET_MS });
   const metrics = new ServiceMetrics({ portfolioId });
   let httpApp: Hono | null = null;
   let unsubscribeMetrics: (() => void) | null = null;
