@@ -10,7 +10,9 @@ Deno.test("sqlLiteral: text, numbers, null, arrays and the driver's array parame
   assertEquals(sqlLiteral(-2), "(-2)");
   assertEquals(sqlLiteral("it's"), "'it''s'");
   assertEquals(sqlLiteral(["a", 1, null]), "ARRAY['a', 1, NULL]");
-  assertEquals(sqlLiteral({ value: ["x"], type: 1009 }), "ARRAY['x']");
+  for (const bad of [[], new Date(0), new Uint8Array(1), { value: ["x"], type: 3802 }]) {
+    assertThrows(() => sqlLiteral(bad));
+  }
   assertEquals(assertThrows(() => sqlLiteral(NaN)).message, "sqlLiteral: NaN is not a finite number");
 });
 
@@ -23,9 +25,11 @@ Deno.test("sqlLiteral: PostgreSQL reads each literal back as the value it was ma
         `select ${sqlLiteral(text)}::text as t, ${sqlLiteral(["a'b", "c"])}::text[] as a, ${
           sqlLiteral([1, 2])
         }::int[] as n,
-        ${sqlLiteral(null)}::text as z, ${sqlLiteral(-0.25)}::numeric::text as d`,
+        ${sqlLiteral(null)}::text as z, ${sqlLiteral(-0.25)}::numeric::text as d,
+        ${sqlLiteral(sql.array(["p", "q"]))}::text[] as p`,
       );
-      assertEquals(row, { t: text, a: ["a'b", "c"], n: [1, 2], z: null, d: "-0.25" });
+      assertEquals(row, { t: text, a: ["a'b", "c"], n: [1, 2], z: null, d: "-0.25", p: ["p", "q"] });
+      assertThrows(() => sqlLiteral(sql.json({ a: 1 } as never)));
     } finally {
       await sql.end();
     }

@@ -28,6 +28,11 @@ export interface Component {
   stop(): Promise<void>;
   /** Bound on `stop()` in milliseconds (default {@link DEFAULT_STOP_TIMEOUT_MS}). */
   stopTimeoutMs?: number;
+  /**
+   * What a stop budget keeps for this stop while the components before it stop (default the lifecycle's
+   * `minStopMs`; never more than its own limit): e.g. the time to drain writes and close the database.
+   */
+  minStopMs?: number;
 }
 
 /** One component whose stop did not finish cleanly. */
@@ -59,8 +64,19 @@ export interface LifecycleOptions {
    * limit). A stop's limit is cut to what is left of the budget minus `minStopMs` for each component after it.
    */
   stopBudgetMs?: number;
-  /** What the budget keeps for each component still to stop. Default {@link DEFAULT_MIN_STOP_MS}. */
+  /**
+   * What the budget keeps for each component still to stop, unless it sets its own `minStopMs`. Default
+   * {@link DEFAULT_MIN_STOP_MS}.
+   */
   minStopMs?: number;
+}
+
+/** A time option: a finite number ≥ 0, or an error naming it. */
+function checkMs(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`lifecycle: ${name} must be a finite number of milliseconds >= 0, got ${value}`);
+  }
+  return value;
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -89,9 +105,14 @@ export class Lifecycle {
 
   /** An empty lifecycle. */
   constructor(options: LifecycleOptions = {}) {
-    this.#defaultStopTimeoutMs = options.defaultStopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    this.#stopBudgetMs = options.stopBudgetMs ?? null;
-    this.#minStopMs = Math.max(0, options.minStopMs ?? DEFAULT_MIN_STOP_MS);
+    this.#defaultStopTimeoutMs = checkMs(
+      "defaultStopTimeoutMs",
+      options.defaultStopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+    );
+    this.#stopBudgetMs = options.stopBudgetMs === undefined
+      ? null
+      : checkMs("stopBudgetMs", options.stopBudgetMs);
+    this.#minStopMs = checkMs("minStopMs", options.minStopMs ?? DEFAULT_MIN_STOP_MS);
   }
 
   /** Add a component; it starts after those added before it. Returns `this` for chaining. */
@@ -99,6 +120,10 @@ export class Lifecycle {
     if (this.#components.some((c) => c.name === component.name)) {
       throw new Error(`lifecycle: a component named ${component.name} was already added`);
     }
+    if (component.stopTimeoutMs !== undefined) {
+      checkMs(`${component.name}: stopTimeoutMs`, component.stopTimeoutMs);
+    }
+    if (component.minStopMs !== undefined) checkMs(`${component.name}: minStopMs`, component.minStopMs);
     this.#components.push(component);
     return this;
   }
@@ -145,10 +170,10 @@ export class Lifecycle {
     const deadline = this.#stopBudgetMs === null ? Infinity : performance.now() + this.#stopBudgetMs;
     while (this.#started.length > 0) {
       const c = this.#started.pop()!;
-      const own = c.stopTimeoutMs ?? this.#defaultStopTimeoutMs;
       // What the budget leaves this stop once each component after it has its minimum.
-      const share = deadline - performance.now() - this.#started.length * this.#minStopMs;
-      const limit = Math.max(Math.min(own, share), Math.min(own, this.#minStopMs));
+      const reserved = this.#started.reduce((sum, later) => sum + this.#reserve(later), 0);
+      const share = deadline - performance.now() - reserved;
+      const limit = Math.max(Math.min(this.#limit(c), share), this.#reserve(c));
       this.#log.info("stopping {component}", { component: c.name });
       try {
         const outcome = await bounded(Promise.resolve().then(() => c.stop()), limit);
@@ -167,6 +192,16 @@ export class Lifecycle {
     }
     report.ok = report.failures.length === 0;
     return report;
+  }
+
+  /** A component's own bound on its stop. */
+  #limit(c: Component): number {
+    return c.stopTimeoutMs ?? this.#defaultStopTimeoutMs;
+  }
+
+  /** What a stop budget keeps for a component: its minimum, never more than its own limit. */
+  #reserve(c: Component): number {
+    return Math.min(this.#limit(c), c.minStopMs ?? this.#minStopMs);
   }
 }
 

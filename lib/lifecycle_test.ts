@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import { type Component, Lifecycle, runUntilSignal } from "./lifecycle.ts";
 
 function recorder() {
@@ -231,4 +231,41 @@ Deno.test("lifecycle: once the budget is spent, each later stop still gets its m
   assertEquals(report.stopped, ["http", "db"]);
   assertEquals(events, ["start db", "start http"]);
   assert(elapsed >= 150 && elapsed < 1_000, `elapsed ${elapsed}`);
+});
+
+Deno.test("lifecycle: a component's own minimum is kept for it while the ones before it stop", async () => {
+  const { component } = recorder();
+  const hung = new Promise<void>(() => {});
+  const began = new Map<string, number>();
+  const hangs = (name: string): Partial<Component> => ({
+    stop: () => {
+      began.set(name, performance.now());
+      return hung;
+    },
+  });
+  const lc = new Lifecycle({ stopBudgetMs: 800, minStopMs: 50 })
+    .add(component("db", { minStopMs: 400, ...hangs("db") }))
+    .add(component("http", hangs("http")));
+  await lc.start();
+  await lc.stop();
+  const end = performance.now();
+  // http gets 800 − 400 ≈ 400 ms (not 750), db the 400 ms kept for it.
+  const http = began.get("db")! - began.get("http")!;
+  const db = end - began.get("db")!;
+  assert(http >= 350 && http < 700, `http ${http}`);
+  assert(db >= 350, `db ${db}`);
+});
+
+Deno.test("lifecycle: a time option that is not a finite number >= 0 is refused, naming it", () => {
+  assertEquals(
+    assertThrows(() => new Lifecycle({ stopBudgetMs: NaN })).message,
+    "lifecycle: stopBudgetMs must be a finite number of milliseconds >= 0, got NaN",
+  );
+  assertThrows(() => new Lifecycle({ minStopMs: -1 }));
+  assertThrows(() => new Lifecycle({ defaultStopTimeoutMs: Infinity }));
+  const { component } = recorder();
+  assertEquals(
+    assertThrows(() => new Lifecycle().add(component("db", { minStopMs: NaN }))).message,
+    "lifecycle: db: minStopMs must be a finite number of milliseconds >= 0, got NaN",
+  );
 });

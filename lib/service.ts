@@ -86,6 +86,11 @@ export interface ServiceOptions {
  */
 export const SERVICE_STOP_BUDGET_MS = 25_000;
 
+/** What the stop budget keeps for the orders component: the tracker's 5 s drain of broker updates, and 1 s. */
+const ORDERS_STOP_RESERVE_MS = 6_000;
+/** What the stop budget keeps for the database: the driver's 5 s wait for queries in flight, and 1 s. */
+const DATABASE_STOP_RESERVE_MS = 6_000;
+
 /** The built service: its lifecycle and the parts tests and ops look at. */
 export interface Service {
   lifecycle: Lifecycle;
@@ -168,7 +173,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   }, async () => {
     if (parts.sql) await closeDatabase(parts.sql);
     parts.sql = null;
-  }));
+  }, { minStopMs: DATABASE_STOP_RESERVE_MS }));
 
   // --- the local exchange -----------------------------------------------------------------------------
   const simInProcess = config.tq.run_mode === "sim" && config.tq.sim_url === "";
@@ -315,7 +320,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     unsubscribeTracker?.();
     const left = await parts.tracker?.stop(5000);
     if (left) log.error("{count} broker update(s) could not be recorded before stopping", { count: left });
-  }));
+  }, { minStopMs: ORDERS_STOP_RESERVE_MS }));
 
   lifecycle.add(component("live", async () => {
     const broker = need(parts.broker, "broker");
@@ -609,6 +614,11 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   };
 }
 
-function component(name: string, start: () => Promise<void>, stop: () => Promise<void>): Component {
-  return { name, start, stop };
+function component(
+  name: string,
+  start: () => Promise<void>,
+  stop: () => Promise<void>,
+  options: { minStopMs?: number } = {},
+): Component {
+  return { name, start, stop, ...options };
 }
