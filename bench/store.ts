@@ -111,11 +111,6 @@ export async function runStore(o: StoreOptions): Promise<string> {
       };
       const modes = [`one every ${o.gapMs} ms`, "back to back"] as const;
       const times = new Map<string, number[]>();
-      const record = (key: string, ms: number) => {
-        const list = times.get(key) ?? [];
-        list.push(ms);
-        times.set(key, list);
-      };
       const variants = ["OrderStore.recordIntents, 1 intent", "the same statement, raw", "floor: insert"];
       for (const [m, mode] of modes.entries()) {
         for (let k = 0; k < o.turns; k++) {
@@ -133,7 +128,7 @@ export async function runStore(o: StoreOptions): Promise<string> {
           for (const [v, step] of steps.entries()) {
             const t0 = performance.now();
             await step();
-            if (counted) record(`${variants[v]}|${mode}`, performance.now() - t0);
+            if (counted) record(times, `${variants[v]}|${mode}`, performance.now() - t0);
             if (m === 0) await sleep(o.gapMs);
           }
         }
@@ -184,6 +179,13 @@ function arrayParameter(v: unknown): unknown[] | null {
   return typeof p === "object" && p !== null && Array.isArray(p.value) && Boolean(p.array) ? p.value : null;
 }
 
+/** Add one time to the list kept under `key`. */
+function record(times: Map<string, number[]>, key: string, ms: number): void {
+  const list = times.get(key) ?? [];
+  list.push(ms);
+  times.set(key, list);
+}
+
 /** One `EXPLAIN (ANALYZE, FORMAT JSON)` plan's times: planning, execution and each trigger's, ms. */
 function planTimes(plan: Record<string, unknown>): Map<string, number> {
   const out = new Map<string, number>([
@@ -223,10 +225,7 @@ async function serverTimes(
         const plan = (row as Record<string, Record<string, unknown>[]>)["QUERY PLAN"][0];
         if (k >= o.turns / 5) {
           for (const [part, t] of planTimes(plan)) {
-            const key = `${name}: ${part}`;
-            const list = times.get(key) ?? [];
-            list.push(t);
-            times.set(key, list);
+            record(times, `${name}: ${part}`, t);
           }
         }
         await sleep(o.gapMs);

@@ -75,8 +75,6 @@ export interface ServiceOptions {
    * Default: the lease interval + 500 ms.
    */
   takeoverGraceMs?: number;
-  /** Bound on the whole stop (default {@link SERVICE_STOP_BUDGET_MS}); see `LifecycleOptions.stopBudgetMs`. */
-  stopBudgetMs?: number;
 }
 
 /**
@@ -86,10 +84,14 @@ export interface ServiceOptions {
  */
 export const SERVICE_STOP_BUDGET_MS = 25_000;
 
-/** What the stop budget keeps for the orders component: the tracker's 5 s drain of broker updates, and 1 s. */
-const ORDERS_STOP_RESERVE_MS = 6_000;
-/** What the stop budget keeps for the database: the driver's 5 s wait for queries in flight, and 1 s. */
-const DATABASE_STOP_RESERVE_MS = 6_000;
+/** How long the tracker keeps writing queued broker updates when the service stops. */
+const TRACKER_DRAIN_MS = 5_000;
+/** How long closing the database lets queries in flight finish. */
+const DATABASE_CLOSE_SECONDS = 5;
+/** What the stop budget keeps for the orders component: the tracker's drain, and 1 s. */
+const ORDERS_STOP_RESERVE_MS = TRACKER_DRAIN_MS + 1_000;
+/** What the stop budget keeps for the database: its close, and 1 s. */
+const DATABASE_STOP_RESERVE_MS = DATABASE_CLOSE_SECONDS * 1_000 + 1_000;
 
 /** The built service: its lifecycle and the parts tests and ops look at. */
 export interface Service {
@@ -116,7 +118,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
   const portfolioId = config.tq.portfolio_id;
   const schema = config.database.schema;
   // The whole stop stays inside a container's usual 30 s grace (compose's stop_grace_period) before SIGKILL.
-  const lifecycle = new Lifecycle({ stopBudgetMs: options.stopBudgetMs ?? SERVICE_STOP_BUDGET_MS });
+  const lifecycle = new Lifecycle({ stopBudgetMs: SERVICE_STOP_BUDGET_MS });
   const metrics = new ServiceMetrics({ portfolioId });
   let httpApp: Hono | null = null;
   let unsubscribeMetrics: (() => void) | null = null;
@@ -171,7 +173,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     if (applied.length > 0) log.info("applied migrations {versions}", { versions: applied.join(", ") });
     parts.store = new OrderStore(parts.sql, { portfolioId });
   }, async () => {
-    if (parts.sql) await closeDatabase(parts.sql);
+    if (parts.sql) await closeDatabase(parts.sql, { timeoutSeconds: DATABASE_CLOSE_SECONDS });
     parts.sql = null;
   }, { minStopMs: DATABASE_STOP_RESERVE_MS }));
 
@@ -318,7 +320,7 @@ export function buildService(config: Config, options: ServiceOptions = {}): Serv
     await killSwitch?.settled();
     unsubscribeMetrics?.();
     unsubscribeTracker?.();
-    const left = await parts.tracker?.stop(5000);
+    const left = await parts.tracker?.stop(TRACKER_DRAIN_MS);
     if (left) log.error("{count} broker update(s) could not be recorded before stopping", { count: left });
   }, { minStopMs: ORDERS_STOP_RESERVE_MS }));
 
